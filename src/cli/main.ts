@@ -1,0 +1,38 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { commands } from './commands';
+import { ExitCode } from './run';
+
+/** Builds the `lwm2m-fota` program; exported for tests. */
+export function buildProgram(): Command {
+  const program = new Command();
+  program
+    .name('lwm2m-fota')
+    .description('LwM2M device-management server for signed (SUIT) firmware updates')
+    .showHelpAfterError(false)
+    .configureOutput({
+      // Commander's own usage errors become one line on stderr, like ours.
+      outputError: (str, write) => write(`lwm2m-fota: ERR_CLI_USAGE: ${str.replace(/^error:\s*/i, '').trim()}\n`),
+    })
+    .exitOverride();
+  for (const register of commands) register(program);
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // help and version exit 0; everything else is a usage error, already printed.
+      process.exitCode = err.exitCode === 0 ? 0 : ExitCode.Usage;
+      return;
+    }
+    throw err;
+  }
+}
+
+if (require.main === module) {
+  void main(process.argv);
+}

@@ -1,0 +1,225 @@
+/**
+ * The contract of the CoAP layer. Everything above `src/coap` talks to CoAP through these
+ * types only; nothing outside this folder imports node-coap or coap-packet.
+ */
+
+export type CoapMethod = 'GET' | 'POST' | 'PUT' | 'DELETE' | 'FETCH' | 'PATCH' | 'iPATCH';
+
+/** A UDP peer as the socket reports it (IPv4 peers on a dual-stack socket appear as `::ffff:a.b.c.d`). */
+export interface Peer {
+  readonly address: string;
+  readonly port: number;
+}
+
+export interface CoapOption {
+  readonly number: number;
+  readonly value: Buffer;
+}
+
+/** Option numbers (RFC 7252 §5.10, RFC 7959, RFC 7641, RFC 9175). */
+export const OptionNumber = {
+  IfMatch: 1,
+  UriHost: 3,
+  ETag: 4,
+  IfNoneMatch: 5,
+  Observe: 6,
+  UriPort: 7,
+  LocationPath: 8,
+  UriPath: 11,
+  ContentFormat: 12,
+  MaxAge: 14,
+  UriQuery: 15,
+  Accept: 17,
+  LocationQuery: 20,
+  Block2: 23,
+  Block1: 27,
+  Size2: 28,
+  ProxyUri: 35,
+  ProxyScheme: 39,
+  Size1: 60,
+  NoResponse: 258,
+  RequestTag: 292,
+} as const;
+
+/** Response codes as dotted strings ("2.05"). */
+export const ResponseCode = {
+  Created: '2.01',
+  Deleted: '2.02',
+  Valid: '2.03',
+  Changed: '2.04',
+  Content: '2.05',
+  Continue: '2.31',
+  BadRequest: '4.00',
+  Unauthorized: '4.01',
+  BadOption: '4.02',
+  Forbidden: '4.03',
+  NotFound: '4.04',
+  MethodNotAllowed: '4.05',
+  NotAcceptable: '4.06',
+  RequestEntityIncomplete: '4.08',
+  Conflict: '4.09',
+  PreconditionFailed: '4.12',
+  RequestEntityTooLarge: '4.13',
+  UnsupportedContentFormat: '4.15',
+  InternalServerError: '5.00',
+  NotImplemented: '5.01',
+  ServiceUnavailable: '5.03',
+  GatewayTimeout: '5.04',
+} as const;
+export type ResponseCode = (typeof ResponseCode)[keyof typeof ResponseCode] | string;
+
+/** Content-Format numbers used by LwM2M (IANA CoAP Content-Formats registry). */
+export const ContentFormat = {
+  TextPlain: 0,
+  LinkFormat: 40,
+  OctetStream: 42,
+  Cbor: 60,
+  SenmlJson: 110,
+  SenmlCbor: 112,
+  Tlv: 11542,
+  Lwm2mJson: 11543,
+  Lwm2mCbor: 11544,
+} as const;
+
+/** RFC 7252 §4.8 transmission parameters; configurable per endpoint, never process-wide. */
+export interface TransmissionParameters {
+  /** ACK_TIMEOUT in ms (default 2000). */
+  ackTimeoutMs: number;
+  /** ACK_RANDOM_FACTOR (default 1.5). */
+  ackRandomFactor: number;
+  /** MAX_RETRANSMIT (default 4). */
+  maxRetransmit: number;
+  /** How long (ms) a (peer, message id) is remembered for deduplication; default EXCHANGE_LIFETIME (247 s). */
+  exchangeLifetimeMs: number;
+  /** How long (ms) to wait for a separate response after an empty ACK; default MAX_TRANSMIT_WAIT (93 s). */
+  maxTransmitWaitMs: number;
+}
+
+/** A request as the handler sees it: Block1 already reassembled unless the route asked for raw blocks. */
+export interface IncomingRequest {
+  readonly peer: Peer;
+  readonly method: CoapMethod;
+  readonly path: readonly string[];
+  readonly query: readonly string[];
+  readonly contentFormat: number | undefined;
+  readonly accept: number | undefined;
+  readonly observe: number | undefined;
+  readonly token: Buffer;
+  readonly confirmable: boolean;
+  readonly payload: Buffer;
+  /** Every option of the (last) request datagram, in order. */
+  readonly options: readonly CoapOption[];
+  /** The Block2 option the client sent, if any (num, size in bytes). */
+  readonly block2: { readonly num: number; readonly size: number } | undefined;
+  /** With `blockwise: 'raw'` routes only: this datagram's Block1 option. */
+  readonly block1: { readonly num: number; readonly more: boolean; readonly size: number } | undefined;
+}
+
+export interface OutgoingResponse {
+  readonly code: ResponseCode;
+  /**
+   * The whole representation. When it is larger than the block size the client asked for
+   * (or the endpoint's maximum) the endpoint answers with the requested Block2 slice and
+   * Size2, without copying the buffer.
+   */
+  readonly payload?: Buffer;
+  readonly contentFormat?: number;
+  readonly locationPath?: readonly string[];
+  readonly etag?: Buffer;
+  readonly maxAge?: number;
+  readonly observe?: number;
+  readonly options?: readonly CoapOption[];
+}
+
+export type RequestHandler = (req: IncomingRequest) => OutgoingResponse | Promise<OutgoingResponse>;
+
+export interface RouteOptions {
+  /** Largest reassembled Block1 payload accepted; beyond it 4.13 with Size1. Default 64 KiB. */
+  readonly maxPayloadBytes?: number;
+  /** 'reassemble' (default): the handler sees whole payloads. 'raw': the handler sees each Block1 datagram. */
+  readonly blockwise?: 'reassemble' | 'raw';
+}
+
+export interface OutgoingRequest {
+  readonly method: CoapMethod;
+  /** Uri-Path segments, or a path string such as "/5/0/1". */
+  readonly path: readonly string[] | string;
+  readonly query?: readonly string[];
+  readonly payload?: Buffer;
+  readonly contentFormat?: number;
+  readonly accept?: number;
+  /** 0 = register an observation, 1 = cancel (RFC 7641). Use `observe()` for 0. */
+  readonly observe?: number;
+  /** Default true. */
+  readonly confirmable?: boolean;
+  readonly options?: readonly CoapOption[];
+  /** Block size for payloads larger than one block (16..1024, default 1024); shrinks on 4.13 + Size1 / a smaller SZX. */
+  readonly block1Size?: number;
+  /** Preferred Block2 size for large responses (16..1024). */
+  readonly block2Size?: number;
+  /** One deadline for the whole exchange, all blocks included. Default: the retransmission schedule per datagram. */
+  readonly timeoutMs?: number;
+  /** Use this token instead of a fresh random one. */
+  readonly token?: Buffer;
+  /** Called after each acknowledged Block1 block (bytes sent so far, total). */
+  readonly onProgress?: (sent: number, total: number) => void;
+}
+
+export interface IncomingResponse {
+  readonly peer: Peer;
+  readonly code: ResponseCode;
+  /** Whole payload, Block2 already reassembled. */
+  readonly payload: Buffer;
+  readonly contentFormat: number | undefined;
+  readonly observe: number | undefined;
+  readonly locationPath: readonly string[];
+  readonly token: Buffer;
+  readonly options: readonly CoapOption[];
+}
+
+export interface Observation {
+  readonly token: Buffer;
+  /** The response to the registering GET (its code says whether the observation was accepted). */
+  readonly response: IncomingResponse;
+  /** Stop: forget the token locally and send a GET with Observe=1 (reactive cancel on next notification otherwise). */
+  cancel(options?: { sendDeregister?: boolean }): Promise<void>;
+}
+
+export type NotificationListener = (notification: IncomingResponse) => void;
+
+/**
+ * Called for a notification whose token no live `observe()` call knows (e.g. after a
+ * restart). Return true to keep it (ACK), false to reject it (RST, the device stops).
+ */
+export type OrphanNotificationHandler = (notification: IncomingResponse) => boolean;
+
+export interface CoapEndpointOptions {
+  /** Default 5683. 0 = any free port. */
+  readonly port?: number;
+  /** Default '::' (dual stack; IPv4 peers appear as ::ffff:a.b.c.d). */
+  readonly host?: string;
+  readonly transmission?: Partial<TransmissionParameters>;
+  /** Largest block size this endpoint uses or accepts (16..1024; default 1024). */
+  readonly maxBlockSize?: number;
+  /** Upper bound on remembered (peer, MID) exchanges for deduplication. Default 100 000. */
+  readonly dedupCapacity?: number;
+  /** Upper bound on concurrent Block1 reassemblies. Default 10 000. */
+  readonly maxReassemblies?: number;
+  /** Called with every error the endpoint handles instead of throwing (bad datagrams, handler throws). */
+  readonly onError?: (err: Error, peer?: Peer) => void;
+}
+
+export interface CoapEndpoint {
+  /** The bound address (port resolved when 0 was asked for). */
+  address(): { address: string; port: number; family: string };
+  /** Serve requests whose Uri-Path starts with `prefix` (longest prefix wins; [] = everything). */
+  route(prefix: readonly string[], handler: RequestHandler, options?: RouteOptions): void;
+  /** A request to a peer, sent from this endpoint's socket and port. Resolves with any response code; throws only when no usable answer came (ERR_COAP_TIMEOUT, ERR_COAP_RESET, ERR_COAP_CLOSED…). */
+  request(peer: Peer, req: OutgoingRequest): Promise<IncomingResponse>;
+  /** GET with Observe=0; notifications go to `listener` until cancelled. */
+  observe(peer: Peer, req: OutgoingRequest, listener: NotificationListener): Promise<Observation>;
+  /** Re-attach a listener to a token known from a previous life (persisted observation). */
+  resumeObservation(peer: Peer, token: Buffer, listener: NotificationListener): Observation;
+  setOrphanNotificationHandler(handler: OrphanNotificationHandler): void;
+  close(): Promise<void>;
+}
