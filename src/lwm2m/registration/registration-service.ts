@@ -1,0 +1,385 @@
+import { randomBytes } from 'node:crypto';
+import type { CoapEndpoint, IncomingRequest, OutgoingResponse, Peer } from '../../coap/types';
+import { ContentFormat, ResponseCode } from '../../coap/types';
+import { isLwm2mFotaError } from '../../errors';
+import type { EventBus } from '../../events';
+import type { RegistrationRecord, RegistrationStore } from '../../store/types';
+import {
+  type Lwm2mVersion,
+  type ParsedLinks,
+  RegistrationRejection,
+  parseRegisterQuery,
+  parseRegistrationLinks,
+  parseUpdateQuery,
+} from './registration-request';
+
+export interface Clock {
+  now(): number;
+}
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+export interface RegistrationServiceOptions {
+  readonly store: RegistrationStore;
+  readonly events: EventBus;
+  readonly clock?: Clock;
+  /** Extra time after the lifetime before a silent device is dropped (default 0 ms). */
+  readonly lifetimeGraceMs?: number;
+  /** How often expiry is checked (default 1000 ms). 0 disables the timer (tests call sweep()). */
+  readonly sweepIntervalMs?: number;
+  /** Largest registration payload accepted (default 16 KiB); beyond it 4.13 + Size1. */
+  readonly maxPayloadBytes?: number;
+}
+
+export type RegistrationChange =
+  | { readonly type: 'registered'; readonly registration: RegistrationRecord; readonly replaced?: RegistrationRecord }
+  | { readonly type: 'updated'; readonly registration: RegistrationRecord; readonly previous: RegistrationRecord }
+  | { readonly type: 'deregistered'; readonly registration: RegistrationRecord }
+  | { readonly type: 'expired'; readonly registration: RegistrationRecord };
+
+export type RegistrationListener = (change: RegistrationChange) => void;
+
+/** A min-heap entry; stale when the registration id no longer matches or its expiry moved. */
+interface ExpiryEntry {
+  at: number;
+  endpoint: string;
+  registrationId: string;
+}
+
+const TEXT = ContentFormat.TextPlain;
+
+function reject(code: string, message: string): OutgoingResponse {
+  // RFC 7252 §5.5.2: a diagnostic payload is a human-readable UTF-8 string.
+  return { code, payload: Buffer.from(message, 'utf8'), contentFormat: TEXT };
+}
+
+/**
+ * The LwM2M registration interface (`/rd`): Register, Update, De-register and lifetime
+ * expiry, with every accepted change committed to the store — and its event to the event
+ * log — before the device gets its answer.
+ */
+export class RegistrationService {
+  private readonly byEndpoint = new Map<string, RegistrationRecord>();
+  private readonly byId = new Map<string, RegistrationRecord>();
+  private readonly heap: ExpiryEntry[] = [];
+  private readonly listeners = new Set<RegistrationListener>();
+  private readonly store: RegistrationStore;
+  private readonly events: EventBus;
+  private readonly clock: Clock;
+  private readonly graceMs: number;
+  private readonly maxPayloadBytes: number;
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweeping = false;
+  // Interning: thousands of devices share the same address strings and link payloads.
+  private readonly interned = new Map<string, string>();
+  private idPool = Buffer.alloc(0);
+  private idPoolOffset = 0;
+
+  private constructor(options: RegistrationServiceOptions) {
+    this.store = options.store;
+    this.events = options.events;
+    this.clock = options.clock ?? systemClock;
+    this.graceMs = options.lifetimeGraceMs ?? 0;
+    this.maxPayloadBytes = options.maxPayloadBytes ?? 16 * 1024;
+  }
+
+  /** Loads every stored registration; those whose lifetime ran out while the server was down expire now. */
+  static async start(options: RegistrationServiceOptions): Promise<RegistrationService> {
+    const service = new RegistrationService(options);
+    for (const rec of await options.store.list()) service.index(rec);
+    await service.sweep();
+    const interval = options.sweepIntervalMs ?? 1000;
+    if (interval > 0) {
+      service.sweepTimer = setInterval(() => void service.sweep(), interval);
+      service.sweepTimer.unref();
+    }
+    return service;
+  }
+
+  /** Serves `/rd` on the endpoint. */
+  attach(endpoint: CoapEndpoint): void {
+    endpoint.route(['rd'], (req) => this.handle(req), { maxPayloadBytes: this.maxPayloadBytes });
+  }
+
+  onChange(listener: RegistrationListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  get(endpoint: string): RegistrationRecord | undefined {
+    return this.byEndpoint.get(endpoint);
+  }
+
+  getById(registrationId: string): RegistrationRecord | undefined {
+    return this.byId.get(registrationId);
+  }
+
+  /** Registered endpoints, sorted by name. */
+  list(): RegistrationRecord[] {
+    return [...this.byEndpoint.values()].sort((a, b) => (a.endpoint < b.endpoint ? -1 : a.endpoint > b.endpoint ? 1 : 0));
+  }
+
+  count(): number {
+    return this.byEndpoint.size;
+  }
+
+  /** Where server-initiated requests for the endpoint go: the address of its last register/update. */
+  peerOf(endpoint: string): Peer | undefined {
+    const r = this.byEndpoint.get(endpoint);
+    return r ? { address: r.address, port: r.port } : undefined;
+  }
+
+  /** When the registration lapses (epoch ms), lifetime counted from the last contact. */
+  expiresAt(rec: RegistrationRecord): number {
+    return rec.lastSeen + rec.lifetime * 1000 + this.graceMs;
+  }
+
+  close(): void {
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    this.sweepTimer = undefined;
+  }
+
+  /** The `/rd` route handler. Bad requests get 4.xx with a diagnostic and change nothing. */
+  async handle(req: IncomingRequest): Promise<OutgoingResponse> {
+    try {
+      const [, id, ...rest] = req.path;
+      if (rest.length > 0) return reject(ResponseCode.NotFound, `no resource ${'/' + req.path.join('/')}`);
+      if (id === undefined) {
+        if (req.method !== 'POST') return reject(ResponseCode.MethodNotAllowed, `${req.method} is not allowed on /rd`);
+        return await this.register(req);
+      }
+      if (req.method === 'POST') return await this.update(id, req);
+      if (req.method === 'DELETE') return await this.deregister(id);
+      return reject(ResponseCode.MethodNotAllowed, `${req.method} is not allowed on /rd/${id}`);
+    } catch (err) {
+      if (err instanceof RegistrationRejection) return reject(err.coapCode, err.message);
+      if (isLwm2mFotaError(err, 'ERR_LWM2M_LINK_FORMAT')) return reject(ResponseCode.BadRequest, `malformed link format: ${err.message}`);
+      throw err;
+    }
+  }
+
+  private checkFormat(req: IncomingRequest): void {
+    if (req.contentFormat !== undefined && req.contentFormat !== ContentFormat.LinkFormat) {
+      throw new RegistrationRejection('4.15', `registration payload must be application/link-format (40), got ${req.contentFormat}`);
+    }
+  }
+
+  private decodeLinks(req: IncomingRequest): { text: string; parsed: ParsedLinks } {
+    const text = req.payload.toString('utf8');
+    if (text.includes('\uFFFD')) throw new RegistrationRejection('4.00', 'registration payload is not valid UTF-8');
+    return { text, parsed: parseRegistrationLinks(text) };
+  }
+
+  private async register(req: IncomingRequest): Promise<OutgoingResponse> {
+    const params = parseRegisterQuery(req.query);
+    this.checkFormat(req);
+    const { text } = this.decodeLinks(req);
+    const now = this.clock.now();
+    const rec: RegistrationRecord = {
+      registrationId: this.newId(),
+      endpoint: params.endpoint,
+      address: this.intern(req.peer.address),
+      port: req.peer.port,
+      lifetime: params.lifetime,
+      lwm2mVersion: params.lwm2mVersion,
+      binding: this.intern(params.binding),
+      queueMode: params.queueMode,
+      ...(params.smsNumber === undefined ? {} : { smsNumber: params.smsNumber }),
+      links: this.intern(text),
+      registeredAt: now,
+      lastSeen: now,
+    };
+    const replaced = this.byEndpoint.get(rec.endpoint);
+    // Register and its event go out in the same tick: the store commits them together.
+    await Promise.all([
+      this.store.put(rec),
+      this.events.publish({
+        type: 'registered',
+        endpoint: rec.endpoint,
+        time: now,
+        data: {
+          registrationId: rec.registrationId,
+          address: rec.address,
+          port: rec.port,
+          lifetime: rec.lifetime,
+          lwm2mVersion: rec.lwm2mVersion,
+          binding: rec.binding,
+          ...(replaced ? { replaced: replaced.registrationId } : {}),
+        },
+      }),
+    ]);
+    const current = this.byEndpoint.get(rec.endpoint);
+    if (current) this.byId.delete(current.registrationId);
+    this.index(rec);
+    this.emit(replaced ? { type: 'registered', registration: rec, replaced } : { type: 'registered', registration: rec });
+    return { code: ResponseCode.Created, locationPath: ['rd', rec.registrationId] };
+  }
+
+  private async update(id: string, req: IncomingRequest): Promise<OutgoingResponse> {
+    const previous = this.byId.get(id);
+    if (!previous) return reject(ResponseCode.NotFound, `no registration ${id}`);
+    const params = parseUpdateQuery(req.query, previous.lwm2mVersion as Lwm2mVersion);
+    let links = previous.links;
+    if (req.payload.length > 0) {
+      this.checkFormat(req);
+      links = this.intern(this.decodeLinks(req).text);
+    }
+    const now = this.clock.now();
+    const rec: RegistrationRecord = {
+      ...previous,
+      address: this.intern(req.peer.address),
+      port: req.peer.port,
+      ...(params.lifetime === undefined ? {} : { lifetime: params.lifetime }),
+      ...(params.binding === undefined ? {} : { binding: this.intern(params.binding) }),
+      ...(params.queueMode === undefined ? {} : { queueMode: params.queueMode }),
+      ...(params.smsNumber === undefined ? {} : { smsNumber: params.smsNumber }),
+      links,
+      lastSeen: now,
+    };
+    const changed: Record<string, unknown> = {};
+    for (const k of ['address', 'port', 'lifetime', 'binding', 'queueMode', 'smsNumber'] as const) {
+      if (rec[k] !== previous[k]) changed[k] = rec[k];
+    }
+    if (links !== previous.links) changed.objectLinks = parseRegistrationLinks(links).objectLinks;
+    await Promise.all([
+      this.store.put(rec),
+      this.events.publish({ type: 'updated', endpoint: rec.endpoint, time: now, data: { registrationId: id, ...changed } }),
+    ]);
+    // A de-registration or re-registration may have won the race while we committed.
+    if (this.byId.get(id) !== previous) return reject(ResponseCode.NotFound, `no registration ${id}`);
+    this.index(rec);
+    this.emit({ type: 'updated', registration: rec, previous });
+    return { code: ResponseCode.Changed };
+  }
+
+  private async deregister(id: string): Promise<OutgoingResponse> {
+    const rec = this.byId.get(id);
+    if (!rec) return reject(ResponseCode.NotFound, `no registration ${id}`);
+    this.unindex(rec);
+    await Promise.all([
+      this.store.delete(rec.endpoint),
+      this.events.publish({ type: 'deregistered', endpoint: rec.endpoint, data: { registrationId: id } }),
+    ]);
+    this.emit({ type: 'deregistered', registration: rec });
+    return { code: ResponseCode.Deleted };
+  }
+
+  /** Drops every registration whose lifetime (plus grace) has passed; publishes `expired` for each. */
+  async sweep(): Promise<void> {
+    if (this.sweeping) return;
+    this.sweeping = true;
+    try {
+      const now = this.clock.now();
+      const due: RegistrationRecord[] = [];
+      while (this.heap.length > 0 && this.heap[0]!.at <= now) {
+        const e = this.popHeap();
+        const rec = this.byEndpoint.get(e.endpoint);
+        if (!rec || rec.registrationId !== e.registrationId || this.expiresAt(rec) !== e.at) continue;
+        this.unindex(rec);
+        due.push(rec);
+      }
+      if (due.length === 0) return;
+      await Promise.all(
+        due.flatMap((rec) => [
+          this.store.delete(rec.endpoint),
+          this.events.publish({
+            type: 'expired',
+            endpoint: rec.endpoint,
+            time: now,
+            data: { registrationId: rec.registrationId, lastSeen: new Date(rec.lastSeen).toISOString(), lifetime: rec.lifetime },
+          }),
+        ]),
+      );
+      for (const rec of due) this.emit({ type: 'expired', registration: rec });
+    } finally {
+      this.sweeping = false;
+    }
+  }
+
+  private index(rec: RegistrationRecord): void {
+    const old = this.byEndpoint.get(rec.endpoint);
+    if (old && old.registrationId !== rec.registrationId) this.byId.delete(old.registrationId);
+    this.byEndpoint.set(rec.endpoint, rec);
+    this.byId.set(rec.registrationId, rec);
+    this.pushHeap({ at: this.expiresAt(rec), endpoint: rec.endpoint, registrationId: rec.registrationId });
+  }
+
+  private unindex(rec: RegistrationRecord): void {
+    if (this.byEndpoint.get(rec.endpoint)?.registrationId === rec.registrationId) this.byEndpoint.delete(rec.endpoint);
+    this.byId.delete(rec.registrationId);
+  }
+
+  private emit(change: RegistrationChange): void {
+    for (const l of this.listeners) {
+      try {
+        l(change);
+      } catch {
+        // listeners must not break registration
+      }
+    }
+  }
+
+  private intern(s: string): string {
+    const hit = this.interned.get(s);
+    if (hit !== undefined) return hit;
+    if (this.interned.size >= 4096) this.interned.clear();
+    this.interned.set(s, s);
+    return s;
+  }
+
+  /** 12 base64url characters (72 random bits), from a pooled random buffer. */
+  private newId(): string {
+    for (;;) {
+      if (this.idPoolOffset + 9 > this.idPool.length) {
+        this.idPool = randomBytes(9 * 512);
+        this.idPoolOffset = 0;
+      }
+      const id = this.idPool.toString('base64url', this.idPoolOffset, this.idPoolOffset + 9);
+      this.idPoolOffset += 9;
+      if (!this.byId.has(id)) return id;
+    }
+  }
+
+  private pushHeap(e: ExpiryEntry): void {
+    // Updates leave stale entries behind; rebuild once they outnumber the live ones.
+    if (this.heap.length > 2 * this.byEndpoint.size + 1024) this.rebuildHeap();
+    const h = this.heap;
+    h.push(e);
+    let i = h.length - 1;
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (h[p]!.at <= e.at) break;
+      h[i] = h[p]!;
+      i = p;
+    }
+    h[i] = e;
+  }
+
+  private rebuildHeap(): void {
+    this.heap.length = 0;
+    for (const rec of this.byEndpoint.values()) {
+      this.heap.push({ at: this.expiresAt(rec), endpoint: rec.endpoint, registrationId: rec.registrationId });
+    }
+    this.heap.sort((a, b) => a.at - b.at); // a sorted array is a valid min-heap
+  }
+
+  private popHeap(): ExpiryEntry {
+    const h = this.heap;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length > 0) {
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        if (l >= h.length) break;
+        const r = l + 1;
+        const c = r < h.length && h[r]!.at < h[l]!.at ? r : l;
+        if (h[c]!.at >= last.at) break;
+        h[i] = h[c]!;
+        i = c;
+      }
+      h[i] = last;
+    }
+    return top;
+  }
+}
