@@ -1,0 +1,71 @@
+import { parseRegistrationLinks } from '../lwm2m/registration/registration-request';
+import type { RegistrationRecord, StoredEvent } from '../store/types';
+
+/**
+ * The device as the REST API and `--json` show it. Stable: scripts rely on these names.
+ * Times are ISO 8601 strings.
+ */
+export interface DeviceView {
+  endpoint: string;
+  registrationId: string;
+  address: string;
+  port: number;
+  lifetime: number;
+  lwm2mVersion: string;
+  binding: string;
+  queueMode: boolean;
+  smsNumber?: string;
+  rootPath: string;
+  objectLinks: string[];
+  objects: Array<{ objectId: number; instanceId?: number; version?: string }>;
+  supportedContentFormats: number[];
+  registeredAt: string;
+  lastSeen: string;
+  expiresAt: string;
+}
+
+/** An IPv4 peer on a dual-stack socket shows as its plain dotted address. */
+export function displayAddress(address: string): string {
+  return address.startsWith('::ffff:') && address.includes('.') ? address.slice(7) : address;
+}
+
+export function deviceView(rec: RegistrationRecord, expiresAt: number): DeviceView {
+  // Links were validated on the way in; parse again here rather than keeping the parsed form per device in memory.
+  const links = parseRegistrationLinks(rec.links);
+  return {
+    endpoint: rec.endpoint,
+    registrationId: rec.registrationId,
+    address: displayAddress(rec.address),
+    port: rec.port,
+    lifetime: rec.lifetime,
+    lwm2mVersion: rec.lwm2mVersion,
+    binding: rec.binding,
+    queueMode: rec.queueMode,
+    ...(rec.smsNumber === undefined ? {} : { smsNumber: rec.smsNumber }),
+    rootPath: links.rootPath,
+    objectLinks: links.objectLinks,
+    objects: links.objects.map((o) => ({ ...o })),
+    supportedContentFormats: links.contentFormats,
+    registeredAt: new Date(rec.registeredAt).toISOString(),
+    lastSeen: new Date(rec.lastSeen).toISOString(),
+    expiresAt: new Date(expiresAt).toISOString(),
+  };
+}
+
+export interface EventView {
+  id: number;
+  type: string;
+  endpoint?: string;
+  time: string;
+  data: Record<string, unknown>;
+}
+
+export function eventView(e: StoredEvent): EventView {
+  return {
+    id: e.id,
+    type: e.type,
+    ...(e.endpoint === undefined ? {} : { endpoint: e.endpoint }),
+    time: new Date(e.time).toISOString(),
+    data: e.data,
+  };
+}
