@@ -20,6 +20,7 @@ export type StoreErrorCode =
   | 'ERR_STORE_OPEN' // the data directory or database could not be opened
   | 'ERR_STORE_SCHEMA' // the database was written by a newer, unknown schema
   | 'ERR_STORE_WRITE' // a write failed (disk full, locked, constraint)
+  | 'ERR_STORE_READ' // a read failed (I/O error, corruption)
   | 'ERR_STORE_CLOSED'; // used after close()
 
 export type Lwm2mErrorCode =

@@ -1,0 +1,14 @@
+/** Storage: the contracts every backend implements, and the embedded SQLite default. */
+export type {
+  EventLog,
+  EventType,
+  NewEvent,
+  RegistrationRecord,
+  RegistrationStore,
+  SqliteStoreOptions,
+  Store,
+  StoredEvent,
+} from './types';
+export { openSqliteStore, SqliteStore } from './sqlite-store';
+export { SCHEMA_VERSION } from './migrations';
+export type { Migration } from './migrations';

@@ -1,0 +1,446 @@
+/**
+ * The embedded default store: one SQLite file (WAL mode) in the data directory.
+ *
+ * Writes are group-committed: every write issued in the same turn of the event loop joins
+ * one batch, which runs as ONE transaction from a `setImmediate` callback; each write's
+ * promise settles only after that transaction committed (or rolled back). With
+ * `synchronous = FULL` a commit is durable against power loss, with NORMAL against a
+ * process crash only. The next batch collects whatever is issued while the current one
+ * commits, so batches grow with load and the fsync cost is shared by all their writes.
+ *
+ * Reads run at once on committed data: a read issued after a write's promise resolved
+ * sees that write; a read issued while the write is still pending does not.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+
+import Database from 'better-sqlite3';
+
+import { Lwm2mFotaError } from '../errors';
+import { applyMigrations, checkSchema } from './migrations';
+import type {
+  EventLog,
+  NewEvent,
+  RegistrationRecord,
+  RegistrationStore,
+  SqliteStoreOptions,
+  Store,
+  StoredEvent,
+} from './types';
+
+const SYNCHRONOUS = ['OFF', 'NORMAL', 'FULL'] as const;
+
+/** Kinds of queued write. */
+const PUT = 0;
+const DELETE = 1;
+const APPEND = 2;
+
+type Resolve = (value: never) => void;
+type Reject = (reason: unknown) => void;
+
+/**
+ * The writes of one group commit, as parallel arrays so that a write costs a few array
+ * slots rather than an object of its own. `put` needs no result, so all puts of a batch
+ * share one promise.
+ */
+class Batch {
+  readonly kinds: number[] = [];
+  /** RegistrationRecord | endpoint | NewEvent */
+  readonly args: unknown[] = [];
+  /** For appends: the event's data as JSON (or null). */
+  readonly json: (string | null)[] = [];
+  readonly resolves: (Resolve | undefined)[] = [];
+  readonly rejects: (Reject | undefined)[] = [];
+  putPromise: Promise<void> | undefined;
+  putResolve: (() => void) | undefined;
+  putReject: Reject | undefined;
+}
+
+interface RegistrationRow {
+  endpoint: string;
+  registration_id: string;
+  address: string;
+  port: number;
+  lifetime: number;
+  lwm2m_version: string;
+  binding: string;
+  queue_mode: number;
+  sms_number: string | null;
+  links: string;
+  registered_at: number;
+  last_seen: number;
+}
+
+interface EventRow {
+  id: number;
+  time: number;
+  type: string;
+  endpoint: string | null;
+  data: string | null;
+}
+
+const REGISTRATION_COLUMNS =
+  'endpoint, registration_id, address, port, lifetime, lwm2m_version, binding, queue_mode, sms_number, links, registered_at, last_seen';
+
+/**
+ * Opens (creating file and directory when missing) and migrates the SQLite store.
+ *
+ * @example
+ * const store = openSqliteStore({ file: 'data/lwm2m-fota.db' });
+ * await store.registrations.put(record);
+ * await store.close();
+ *
+ * @throws Lwm2mFotaError ERR_STORE_OPEN when the directory or file cannot be opened, the
+ *   file is not an SQLite database (or not one of ours), or a migration fails;
+ *   ERR_STORE_SCHEMA when the database was written by a newer schema than this build knows.
+ */
+export function openSqliteStore(options: SqliteStoreOptions): SqliteStore {
+  return new SqliteStore(options);
+}
+
+export class SqliteStore implements Store {
+  /** Absolute path of the database file. */
+  readonly file: string;
+  /** Schema version of the open database (the newest this build knows). */
+  readonly schemaVersion: number;
+  readonly registrations: RegistrationStore;
+  readonly events: EventLog;
+
+  readonly #db: Database.Database;
+  #closed = false;
+  #batch: Batch | undefined;
+  #immediate: NodeJS.Immediate | undefined;
+  readonly #flush = (): void => this.#commitBatch();
+
+  readonly #begin: Database.Statement;
+  readonly #commit: Database.Statement;
+  readonly #rollback: Database.Statement;
+  readonly #putStmt: Database.Statement;
+  readonly #deleteStmt: Database.Statement;
+  readonly #appendStmt: Database.Statement;
+  readonly #getStmt: Database.Statement<[string], RegistrationRow>;
+  readonly #getByIdStmt: Database.Statement<[string], RegistrationRow>;
+  readonly #listStmt: Database.Statement<[], RegistrationRow>;
+  readonly #countStmt: Database.Statement<[], number>;
+  readonly #sinceStmt: Database.Statement<[number, number], EventRow>;
+  readonly #lastIdStmt: Database.Statement<[], number | null>;
+
+  /** Use {@link openSqliteStore}. */
+  constructor(options: SqliteStoreOptions) {
+    const synchronous = options.synchronous ?? 'FULL';
+    if (!SYNCHRONOUS.includes(synchronous)) {
+      throw new Lwm2mFotaError('ERR_STORE_OPEN', `synchronous must be one of ${SYNCHRONOUS.join(', ')}, not ${String(synchronous)}`);
+    }
+    this.file = resolve(options.file);
+    const context = { file: this.file };
+    try {
+      mkdirSync(dirname(this.file), { recursive: true });
+    } catch (err) {
+      throw new Lwm2mFotaError('ERR_STORE_OPEN', `cannot create the data directory: ${(err as Error).message}`, { cause: err, context });
+    }
+    let db: Database.Database;
+    try {
+      db = new Database(this.file);
+    } catch (err) {
+      throw new Lwm2mFotaError('ERR_STORE_OPEN', `cannot open ${this.file}: ${(err as Error).message}`, { cause: err, context });
+    }
+    try {
+      db.pragma('busy_timeout = 5000');
+      // Reading the schema first proves the file is a database (SQLITE_NOTADB surfaces
+      // only at the first statement), and refuses a newer or foreign schema before this
+      // connection changes anything in the file (WAL mode is recorded in its header).
+      checkSchema(db);
+      const mode = db.pragma('journal_mode = WAL', { simple: true });
+      if (mode !== 'wal') throw new Error(`the file system does not support WAL (journal_mode is ${String(mode)})`);
+      db.pragma(`synchronous = ${synchronous}`);
+      db.pragma('foreign_keys = ON');
+      this.schemaVersion = applyMigrations(db);
+    } catch (err) {
+      db.close();
+      if (err instanceof Lwm2mFotaError) throw err;
+      throw new Lwm2mFotaError('ERR_STORE_OPEN', `cannot open ${this.file}: ${(err as Error).message}`, { cause: err, context });
+    }
+    this.#db = db;
+
+    this.#begin = db.prepare('BEGIN IMMEDIATE');
+    this.#commit = db.prepare('COMMIT');
+    this.#rollback = db.prepare('ROLLBACK');
+    this.#putStmt = db.prepare(
+      `INSERT INTO registrations (${REGISTRATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (endpoint) DO UPDATE SET
+         registration_id = excluded.registration_id, address = excluded.address, port = excluded.port,
+         lifetime = excluded.lifetime, lwm2m_version = excluded.lwm2m_version, binding = excluded.binding,
+         queue_mode = excluded.queue_mode, sms_number = excluded.sms_number, links = excluded.links,
+         registered_at = excluded.registered_at, last_seen = excluded.last_seen`,
+    );
+    this.#deleteStmt = db.prepare('DELETE FROM registrations WHERE endpoint = ?');
+    this.#appendStmt = db.prepare('INSERT INTO events (time, type, endpoint, data) VALUES (?, ?, ?, ?)');
+    this.#getStmt = db.prepare(`SELECT ${REGISTRATION_COLUMNS} FROM registrations WHERE endpoint = ?`);
+    this.#getByIdStmt = db.prepare(`SELECT ${REGISTRATION_COLUMNS} FROM registrations WHERE registration_id = ?`);
+    this.#listStmt = db.prepare(`SELECT ${REGISTRATION_COLUMNS} FROM registrations ORDER BY endpoint`);
+    this.#countStmt = db.prepare<[], number>('SELECT count(*) FROM registrations').pluck();
+    this.#sinceStmt = db.prepare('SELECT id, time, type, endpoint, data FROM events WHERE id > ? ORDER BY id LIMIT ?');
+    this.#lastIdStmt = db.prepare<[], number | null>('SELECT max(id) FROM events').pluck();
+
+    this.registrations = {
+      put: (record) => this.#put(record),
+      delete: (endpoint) => this.#delete(endpoint),
+      get: (endpoint) => this.#read(() => rowToRecord(this.#getStmt.get(endpoint))),
+      getById: (id) => this.#read(() => rowToRecord(this.#getByIdStmt.get(id))),
+      list: () => this.#read(() => this.#listStmt.all().map((row) => rowToRecord(row) as RegistrationRecord)),
+      count: () => this.#read(() => this.#countStmt.get() ?? 0),
+    };
+    this.events = {
+      append: (event) => this.#append(event),
+      since: (afterId, limit = 1000) =>
+        this.#read(() => this.#sinceStmt.all(afterId, Math.max(0, Math.floor(limit))).map(rowToEvent)),
+      lastId: () => this.#read(() => this.#lastIdStmt.get() ?? 0),
+    };
+  }
+
+  /**
+   * Commits what is pending, then closes the file. Pending writes settle first (a failing
+   * batch rejects its writes as usual); later calls reject with ERR_STORE_CLOSED. Closing
+   * twice is harmless.
+   */
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    if (this.#immediate !== undefined) clearImmediate(this.#immediate);
+    this.#commitBatch();
+    this.#closed = true;
+    try {
+      this.#db.close();
+    } catch (err) {
+      return Promise.reject(storeError('ERR_STORE_WRITE', `closing ${this.file} failed`, err));
+    }
+    return Promise.resolve();
+  }
+
+  /**
+   * Copies the WAL into the database file and truncates the WAL (SQLite also does this
+   * on its own every ~1000 pages). Useful before measuring or copying the file.
+   *
+   * @throws Lwm2mFotaError ERR_STORE_CLOSED after close.
+   */
+  checkpoint(): void {
+    if (this.#closed) throw closedError();
+    this.#db.pragma('wal_checkpoint(TRUNCATE)');
+  }
+
+  #put(record: RegistrationRecord): Promise<void> {
+    if (this.#closed) return Promise.reject(closedError());
+    const invalid = checkRecord(record);
+    if (invalid !== undefined) {
+      return Promise.reject(
+        new Lwm2mFotaError('ERR_STORE_WRITE', `invalid registration: ${invalid}`, { context: { endpoint: String(record?.endpoint) } }),
+      );
+    }
+    const b = this.#pending();
+    b.kinds.push(PUT);
+    b.args.push(record);
+    b.json.push(null);
+    b.resolves.push(undefined);
+    b.rejects.push(undefined);
+    if (b.putPromise === undefined) {
+      b.putPromise = new Promise<void>((res, rej) => {
+        b.putResolve = res;
+        b.putReject = rej;
+      });
+    }
+    return b.putPromise;
+  }
+
+  #delete(endpoint: string): Promise<boolean> {
+    if (this.#closed) return Promise.reject(closedError());
+    if (typeof endpoint !== 'string') return Promise.reject(new Lwm2mFotaError('ERR_STORE_WRITE', 'endpoint must be a string'));
+    const b = this.#pending();
+    return new Promise<boolean>((res, rej) => {
+      b.kinds.push(DELETE);
+      b.args.push(endpoint);
+      b.json.push(null);
+      b.resolves.push(res as Resolve);
+      b.rejects.push(rej);
+    });
+  }
+
+  #append(event: NewEvent): Promise<StoredEvent> {
+    if (this.#closed) return Promise.reject(closedError());
+    let json: string | null = null;
+    try {
+      const invalid = checkEvent(event);
+      if (invalid !== undefined) throw new Error(invalid);
+      // Serialised now, not at commit: a value that cannot be stored fails alone instead
+      // of failing the whole batch, and later mutation of `data` does not leak in.
+      if (event.data !== undefined) json = JSON.stringify(event.data);
+    } catch (err) {
+      return Promise.reject(storeError('ERR_STORE_WRITE', `invalid event: ${(err as Error).message}`, err));
+    }
+    const b = this.#pending();
+    return new Promise<StoredEvent>((res, rej) => {
+      b.kinds.push(APPEND);
+      b.args.push(event);
+      b.json.push(json);
+      b.resolves.push(res as Resolve);
+      b.rejects.push(rej);
+    });
+  }
+
+  /** The batch that collects writes until the next `setImmediate`. */
+  #pending(): Batch {
+    let b = this.#batch;
+    if (b === undefined) {
+      b = this.#batch = new Batch();
+      this.#immediate = setImmediate(this.#flush);
+    }
+    return b;
+  }
+
+  /** Runs the pending batch as one transaction and settles its promises. */
+  #commitBatch(): void {
+    const b = this.#batch;
+    this.#batch = undefined;
+    this.#immediate = undefined;
+    if (b === undefined) return;
+    const { kinds, args, json } = b;
+    const n = kinds.length;
+    const results: unknown[] = new Array<unknown>(n);
+    const now = Date.now();
+    let failure: unknown;
+    let inTransaction = false;
+    try {
+      this.#begin.run();
+      inTransaction = true;
+      for (let i = 0; i < n; i++) {
+        const kind = kinds[i];
+        if (kind === PUT) {
+          const r = args[i] as RegistrationRecord;
+          this.#putStmt.run(
+            r.endpoint,
+            r.registrationId,
+            r.address,
+            r.port,
+            r.lifetime,
+            r.lwm2mVersion,
+            r.binding,
+            r.queueMode ? 1 : 0,
+            r.smsNumber ?? null,
+            r.links,
+            r.registeredAt,
+            r.lastSeen,
+          );
+        } else if (kind === DELETE) {
+          results[i] = this.#deleteStmt.run(args[i] as string).changes > 0;
+        } else {
+          const e = args[i] as NewEvent;
+          const time = e.time ?? now;
+          const data = json[i] ?? null;
+          const id = Number(this.#appendStmt.run(time, e.type, e.endpoint ?? null, data).lastInsertRowid);
+          const stored: StoredEvent = { id, type: e.type, endpoint: e.endpoint, data: e.data ?? {}, time };
+          results[i] = stored;
+        }
+      }
+      this.#commit.run();
+      inTransaction = false;
+    } catch (err) {
+      failure = err;
+      // SQLite rolls back by itself on some errors (SQLITE_FULL at commit, I/O errors).
+      if (inTransaction && this.#db.inTransaction) {
+        try {
+          this.#rollback.run();
+        } catch {
+          // The connection is in trouble; the original error is the one to report.
+        }
+      }
+    }
+    const { resolves, rejects } = b;
+    if (failure === undefined) {
+      b.putResolve?.();
+      for (let i = 0; i < n; i++) resolves[i]?.(results[i] as never);
+    } else {
+      const error = storeError(
+        'ERR_STORE_WRITE',
+        `write failed, ${n} write(s) of the batch rolled back: ${(failure as Error).message}`,
+        failure,
+      );
+      b.putReject?.(error);
+      for (let i = 0; i < n; i++) rejects[i]?.(error);
+    }
+  }
+
+  #read<T>(fn: () => T): Promise<T> {
+    if (this.#closed) return Promise.reject(closedError());
+    try {
+      return Promise.resolve(fn());
+    } catch (err) {
+      return Promise.reject(storeError('ERR_STORE_READ', `read failed: ${(err as Error).message}`, err));
+    }
+  }
+}
+
+function closedError(): Lwm2mFotaError {
+  return new Lwm2mFotaError('ERR_STORE_CLOSED', 'the store is closed');
+}
+
+function storeError(code: 'ERR_STORE_WRITE' | 'ERR_STORE_READ', message: string, cause: unknown): Lwm2mFotaError {
+  return new Lwm2mFotaError(code, message, { cause });
+}
+
+function rowToRecord(row: RegistrationRow | undefined): RegistrationRecord | undefined {
+  if (row === undefined) return undefined;
+  const record = {
+    registrationId: row.registration_id,
+    endpoint: row.endpoint,
+    address: row.address,
+    port: row.port,
+    lifetime: row.lifetime,
+    lwm2mVersion: row.lwm2m_version,
+    binding: row.binding,
+    queueMode: row.queue_mode !== 0,
+    links: row.links,
+    registeredAt: row.registered_at,
+    lastSeen: row.last_seen,
+  };
+  return row.sms_number === null ? record : { ...record, smsNumber: row.sms_number };
+}
+
+function rowToEvent(row: EventRow): StoredEvent {
+  return {
+    id: row.id,
+    type: row.type,
+    endpoint: row.endpoint ?? undefined,
+    data: row.data === null ? {} : (JSON.parse(row.data) as Record<string, unknown>),
+    time: row.time,
+  };
+}
+
+const isString = (v: unknown): v is string => typeof v === 'string';
+const isInt = (v: unknown): v is number => Number.isSafeInteger(v);
+
+/** Why a record cannot be stored, or undefined. Cheap type checks only. */
+function checkRecord(r: RegistrationRecord): string | undefined {
+  if (r === null || typeof r !== 'object') return 'not an object';
+  if (!isString(r.endpoint) || r.endpoint === '') return 'endpoint must be a non-empty string';
+  if (!isString(r.registrationId) || r.registrationId === '') return 'registrationId must be a non-empty string';
+  if (!isString(r.address)) return 'address must be a string';
+  if (!isInt(r.port) || r.port < 0 || r.port > 65535) return 'port must be an integer 0..65535';
+  if (!isInt(r.lifetime) || r.lifetime < 0) return 'lifetime must be a non-negative integer';
+  if (!isString(r.lwm2mVersion)) return 'lwm2mVersion must be a string';
+  if (!isString(r.binding)) return 'binding must be a string';
+  if (typeof r.queueMode !== 'boolean') return 'queueMode must be a boolean';
+  if (r.smsNumber !== undefined && !isString(r.smsNumber)) return 'smsNumber must be a string';
+  if (!isString(r.links)) return 'links must be a string';
+  if (!isInt(r.registeredAt)) return 'registeredAt must be an integer (epoch ms)';
+  if (!isInt(r.lastSeen)) return 'lastSeen must be an integer (epoch ms)';
+  return undefined;
+}
+
+function checkEvent(e: NewEvent): string | undefined {
+  if (e === null || typeof e !== 'object') return 'not an object';
+  if (!isString(e.type) || e.type === '') return 'type must be a non-empty string';
+  if (e.endpoint !== undefined && !isString(e.endpoint)) return 'endpoint must be a string';
+  if (e.time !== undefined && !isInt(e.time)) return 'time must be an integer (epoch ms)';
+  if (e.data !== undefined && (e.data === null || typeof e.data !== 'object' || Array.isArray(e.data))) {
+    return 'data must be an object';
+  }
+  return undefined;
+}
