@@ -193,7 +193,7 @@ export class SqliteStore implements Store {
     this.events = {
       append: (event) => this.#append(event),
       since: (afterId, limit = 1000) =>
-        this.#read(() => this.#sinceStmt.all(afterId, Math.max(0, Math.floor(limit))).map(rowToEvent)),
+        this.#read(() => this.#sinceStmt.all(afterId, clampLimit(limit)).map(rowToEvent)),
       lastId: () => this.#read(() => this.#lastIdStmt.get() ?? 0),
     };
   }
@@ -375,6 +375,12 @@ export class SqliteStore implements Store {
       return Promise.reject(storeError('ERR_STORE_READ', `read failed: ${(err as Error).message}`, err));
     }
   }
+}
+
+/** A LIMIT SQLite accepts: a non-negative integer, or -1 (no limit) for Infinity. */
+function clampLimit(limit: number): number {
+  if (limit === Number.POSITIVE_INFINITY) return -1;
+  return Number.isFinite(limit) ? Math.max(0, Math.floor(limit)) : 0;
 }
 
 function closedError(): Lwm2mFotaError {

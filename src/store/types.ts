@@ -31,13 +31,18 @@ export interface RegistrationRecord {
 }
 
 export interface RegistrationStore {
-  /** Insert or replace the registration of `record.endpoint` (one per endpoint). */
+  /**
+   * Insert or replace the registration of `record.endpoint` (one per endpoint); the
+   * replaced registration's id is no longer found. Rejects with ERR_STORE_WRITE when
+   * `record.registrationId` belongs to another endpoint or a field has the wrong type.
+   * The record must not be mutated until the promise settles.
+   */
   put(record: RegistrationRecord): Promise<void>;
   /** Remove the registration of an endpoint; resolves false when none was stored. */
   delete(endpoint: string): Promise<boolean>;
   get(endpoint: string): Promise<RegistrationRecord | undefined>;
   getById(registrationId: string): Promise<RegistrationRecord | undefined>;
-  /** Every registration, in endpoint order. */
+  /** Every registration, in endpoint order (bytewise, as UTF-8). */
   list(): Promise<RegistrationRecord[]>;
   count(): Promise<number>;
 }
@@ -68,6 +73,10 @@ export interface StoredEvent {
 }
 
 export interface EventLog {
+  /**
+   * Resolves once the event is durable; its `data` is the object passed in (readers get
+   * its JSON round trip). Rejects with ERR_STORE_WRITE when `data` is not JSON-serialisable.
+   */
   append(event: NewEvent): Promise<StoredEvent>;
   /** Events with id > `afterId`, oldest first, at most `limit` (default 1000). */
   since(afterId: number, limit?: number): Promise<StoredEvent[]>;
@@ -78,7 +87,10 @@ export interface EventLog {
 export interface Store {
   readonly registrations: RegistrationStore;
   readonly events: EventLog;
-  /** Commits what is pending and closes; later calls fail with ERR_STORE_CLOSED. */
+  /**
+   * Commits what is pending and closes; later calls fail with ERR_STORE_CLOSED. Closing
+   * again resolves and does nothing.
+   */
   close(): Promise<void>;
 }
 

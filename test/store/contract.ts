@@ -107,6 +107,14 @@ export function storeContract(name: string, open: OpenStore): void {
         expect(await store.registrations.count()).toBe(1);
       });
 
+      it('updates a registration in place when it keeps its registration id (an LwM2M Update)', async () => {
+        await store.registrations.put(registration('dev-1'));
+        const updated = registration('dev-1', { lifetime: 60, lastSeen: 1_700_000_060_000, address: '::ffff:192.0.2.99' });
+        await store.registrations.put(updated);
+        expect(await store.registrations.getById('id-dev-1')).toEqual(updated);
+        expect(await store.registrations.count()).toBe(1);
+      });
+
       it('deletes a registration and says whether there was one', async () => {
         await store.registrations.put(registration('dev-1'));
         await store.registrations.put(registration('dev-2'));
@@ -175,6 +183,7 @@ export function storeContract(name: string, open: OpenStore): void {
         expect((await store.events.since(third)).map((e) => e.data['i'])).toEqual([3, 4, 5, 6, 7, 8, 9]);
         expect(await store.events.since(ids[9] as number)).toEqual([]);
         expect(await store.events.since(0, 0)).toEqual([]);
+        expect(await store.events.since(0, Number.POSITIVE_INFINITY)).toHaveLength(10);
       });
 
       it('limits since() to 1000 events by default', async () => {
