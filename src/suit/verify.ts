@@ -128,8 +128,13 @@ function authenticate(env: SuitEnvelope, p: ResolvedPolicy): SuitSignatureReport
     if (block.kind !== 'sign1') continue;
     const type = keyTypeForAlgorithm(r.alg!);
     const keys = p.keys.filter((k) => k.key.type === type);
-    // The kid is an unprotected hint: try the keys it names first, then the others.
-    if (r.kid) keys.sort((a, b) => Number(!a.key.kid || !equalBytes(a.key.kid, r.kid!)) - Number(!b.key.kid || !equalBytes(b.key.kid, r.kid!)));
+    // The kid is an unprotected hint (it proves nothing): try the keys it names first — by
+    // their COSE kid or by their id as text — then the others.
+    if (r.kid) {
+      const kid = r.kid;
+      const named = (k: ResolvedPolicy['keys'][number]): number => ((k.key.kid && equalBytes(k.key.kid, kid)) || Buffer.from(k.id).equals(Buffer.from(kid)) ? 0 : 1);
+      keys.sort((a, b) => named(a) - named(b));
+    }
     const hit = keys.find((k) => verifyCoseSign1(block.sign1, payload, k.key, p.verifier));
     if (hit) {
       r.verified = true;

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { register as devices } from './devices';
+import { register as keys } from './keys';
+import { register as manifest } from './manifest';
 
 /** Each command file exports `register(program)`; add yours here. */
-export const commands: Array<(program: Command) => void> = [devices];
+export const commands: Array<(program: Command) => void> = [devices, keys, manifest];
