@@ -84,6 +84,8 @@ export function formatFloat(v: number): string {
   return Object.is(v, -0) ? '-0' : String(v);
 }
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
 function isBufferLike(v: unknown): v is Uint8Array {
   return v instanceof Uint8Array;
 }
@@ -118,6 +120,8 @@ export function checkValue(type: ValueType, value: unknown, where: string): void
     case 'string':
     case 'corelnk':
       if (typeof value !== 'string') bad(`${type} value must be a string`);
+      // A lone surrogate has no UTF-8 form; encoding it would silently change the text.
+      if (LONE_SURROGATE.test(value as string)) bad(`${type} value is not well-formed Unicode`);
       return;
     case 'opaque':
       if (!isBufferLike(value)) bad('opaque value must be a Buffer');

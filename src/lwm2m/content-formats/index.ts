@@ -1,0 +1,13 @@
+export * from './node';
+export * from './codec';
+export * from './registry';
+export * from './link-format';
+export { TextCodec } from './text';
+export { OpaqueCodec } from './opaque';
+export { PlainCborCodec } from './plain-cbor';
+export { TlvCodec } from './tlv';
+export { Lwm2mJsonCodec } from './lwm2m-json';
+export { SenmlJsonCodec } from './senml-json';
+export { SenmlCborCodec } from './senml-cbor';
+export { Lwm2mCborCodec } from './lwm2m-cbor';
+export { valuesEqual, parseObjectLink, formatObjectLink } from './values';

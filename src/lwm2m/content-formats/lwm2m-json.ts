@@ -1,0 +1,128 @@
+/**
+ * LwM2M JSON (Content-Format 11543), OMA-TS-LightweightM2M 1.0 §6.4.4: `{"bn": base name,
+ * "bt": base time, "e": [ {"n": name, "v" | "sv" | "bv" | "ov": value, "t": time} ]}`.
+ * Opaque values travel base64-encoded in "sv", object links as "ov": "objectId:instanceId".
+ */
+import type { LwM2mPath } from '../model/path';
+import type { Lwm2mModel } from '../model/types';
+import type { NodeCodec } from './codec';
+import { jsonString, parseJson } from './json';
+import type { Lwm2mNode, TypedValue } from './node';
+import { nodeToRecords, recordsToNode, type OutRecord, type SenmlRecord } from './senml';
+import { jsonNumber } from './senml-json';
+import { contentError, dateToSeconds, formatFloat, formatObjectLink, integerOf, parseObjectLink, type RawValue } from './values';
+
+function entryValue(v: TypedValue): string {
+  switch (v.type) {
+    case 'integer':
+    case 'unsigned':
+      return `"v":${integerOf(v.value)}`;
+    case 'float':
+      return `"v":${formatFloat(v.value)}`;
+    case 'time':
+      return `"v":${dateToSeconds(v.value)}`;
+    case 'boolean':
+      return `"bv":${v.value}`;
+    case 'string':
+    case 'corelnk':
+      return `"sv":${jsonString(v.value)}`;
+    case 'opaque':
+      return `"sv":${jsonString(Buffer.from(v.value).toString('base64'))}`;
+    case 'objlnk':
+      return `"ov":${jsonString(formatObjectLink(v.value))}`;
+  }
+}
+
+function write(records: readonly OutRecord[]): Buffer {
+  const bn = records[0]?.bn;
+  const entries = records.map((r) => {
+    const fields: string[] = [];
+    if (r.n !== undefined) fields.push(`"n":${jsonString(r.n)}`);
+    if (r.value !== undefined) fields.push(entryValue(r.value));
+    return `{${fields.join(',')}}`;
+  });
+  return Buffer.from(`{${bn === undefined ? '' : `"bn":${jsonString(bn)},`}"e":[${entries.join(',')}]}`, 'utf8');
+}
+
+function records(bytes: Buffer): SenmlRecord[] {
+  const root = parseJson(bytes, 4);
+  if (root.kind !== 'object') throw contentError('LwM2M JSON must be a JSON object', root.offset);
+  let bn: string | undefined;
+  let e: SenmlRecord[] | undefined;
+  const seen = new Set<string>();
+  for (const [label, v] of root.entries) {
+    if (seen.has(label)) throw contentError(`"${label}" appears twice`, v.offset);
+    seen.add(label);
+    if (label === 'bn') {
+      if (v.kind !== 'string') throw contentError('"bn" must be a string', v.offset);
+      bn = v.value;
+    } else if (label === 'bt') {
+      if (v.kind !== 'number') throw contentError('"bt" must be a number', v.offset);
+    } else if (label === 'e') {
+      if (v.kind !== 'array') throw contentError('"e" must be an array', v.offset);
+      e = v.items.map((item) => {
+        if (item.kind !== 'object') throw contentError('an entry of "e" must be an object', item.offset);
+        let n: string | undefined;
+        let value: RawValue | undefined;
+        const labels = new Set<string>();
+        for (const [k, x] of item.entries) {
+          if (labels.has(k)) throw contentError(`"${k}" appears twice in an entry`, x.offset);
+          labels.add(k);
+          let raw: RawValue | undefined;
+          switch (k) {
+            case 'n':
+              if (x.kind !== 'string') throw contentError('"n" must be a string', x.offset);
+              n = x.value;
+              break;
+            case 't':
+              if (x.kind !== 'number') throw contentError('"t" must be a number', x.offset);
+              break;
+            case 'v':
+              if (x.kind !== 'number') throw contentError('"v" must be a number', x.offset);
+              raw = { kind: 'number', value: jsonNumber(x), offset: x.offset };
+              break;
+            case 'sv':
+              if (x.kind !== 'string') throw contentError('"sv" must be a string', x.offset);
+              raw = { kind: 'string', value: x.value, offset: x.offset };
+              break;
+            case 'bv':
+              if (x.kind !== 'boolean') throw contentError('"bv" must be true or false', x.offset);
+              raw = { kind: 'boolean', value: x.value, offset: x.offset };
+              break;
+            case 'ov': {
+              const l = x.kind === 'string' ? parseObjectLink(x.value) : undefined;
+              if (l === undefined) throw contentError('"ov" is not an object link (objectId:instanceId)', x.offset);
+              raw = { kind: 'objlnk', value: l, offset: x.offset };
+              break;
+            }
+            default:
+              break;
+          }
+          if (raw !== undefined) {
+            if (value !== undefined) throw contentError('an entry carries more than one value', x.offset);
+            value = raw;
+          }
+        }
+        const rec: SenmlRecord = { offset: item.offset, ...(n === undefined ? {} : { n }), ...(value === undefined ? {} : { value }) };
+        return rec;
+      });
+    }
+  }
+  if (e === undefined) throw contentError('LwM2M JSON needs an "e" array', root.offset);
+  const first = e[0];
+  if (bn !== undefined && first !== undefined) e[0] = { ...first, bn };
+  return e;
+}
+
+export class Lwm2mJsonCodec implements NodeCodec {
+  readonly format = 11543;
+  readonly mediaType = 'application/vnd.oma.lwm2m+json';
+
+  encode(node: Lwm2mNode, path: LwM2mPath, model: Lwm2mModel): Buffer {
+    return write(nodeToRecords(node, path, model));
+  }
+
+  decode(bytes: Buffer, path: LwM2mPath, model: Lwm2mModel): Lwm2mNode {
+    return recordsToNode(records(bytes), path, model, { opaqueAsBase64: true });
+  }
+}
