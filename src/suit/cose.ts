@@ -21,7 +21,7 @@ export interface CoseSign1 {
   protectedHeaders: CborMap;
   unprotectedHeaders: CborMap;
   /** Always `null` in SUIT: the payload is detached. */
-  payload: Uint8Array | null;
+  payload: null;
   signature: Uint8Array;
   /** Header label 1 from the protected bucket (an alg in the unprotected bucket is ignored). */
   alg: number | undefined;
@@ -73,7 +73,9 @@ export function coseSign1FromCbor(v: CborValue, raw: Uint8Array): CoseSign1 {
   const [prot, unprot, payload, signature] = a;
   if (!(prot instanceof Uint8Array)) throw structure('COSE_Sign1 protected header must be a byte string');
   if (!(unprot instanceof CborMap)) throw structure('COSE_Sign1 unprotected header must be a map');
-  if (payload !== null && !(payload instanceof Uint8Array)) throw structure('COSE_Sign1 payload must be nil or a byte string');
+  // draft-ietf-suit-manifest-34 §8.3: "The SUIT_Authentication_Block is computed using detached
+  // payloads" — an attached payload would be a second, unchecked copy of what is signed.
+  if (payload !== null) throw structure('COSE_Sign1 payload must be nil (detached)');
   if (!(signature instanceof Uint8Array)) throw structure('COSE_Sign1 signature must be a byte string');
   // RFC 9052 §3: a zero-length bstr stands for the empty protected map.
   const protectedHeaders = prot.length === 0 ? new CborMap() : decodeCbor(prot);
@@ -94,7 +96,7 @@ export function coseSign1FromCbor(v: CborValue, raw: Uint8Array): CoseSign1 {
     protectedBytes: prot,
     protectedHeaders,
     unprotectedHeaders: unprot,
-    payload,
+    payload: null,
     signature,
     alg: typeof algV === 'number' ? algV : undefined,
     kid: kidV,
