@@ -296,7 +296,7 @@ class Writer {
     const m = mt << 5;
     if (typeof v === 'bigint') {
       if (v < 0n || v > 0xffffffffffffffffn) throw new RangeError(`CBOR argument out of range: ${v}`);
-      if (v <= BigInt(Number.MAX_SAFE_INTEGER)) return this.head(mt, Number(v));
+      if (v <= 0xffffffffn) return this.head(mt, Number(v));
       this.push(m | 27);
       for (let i = 7; i >= 0; i--) this.push(Number((v >> BigInt(8 * i)) & 0xffn));
       return;
