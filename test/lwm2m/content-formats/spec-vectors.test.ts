@@ -62,20 +62,20 @@ const DEVICE_TLV = hex(`
   C6 0E 2B 30 32 3A 30 30
   C1 10 55`);
 
-describe('TLV (TS Core 1.1 §7.4.3; 1.0 §6.4.3)', () => {
-  it('§7.4.3 example: Read /3/0 answers the Device resources as resource TLVs, both ways', () => {
+describe('TLV (TS Core 1.1 §7.4 (TLV); 1.0 §6.4.3)', () => {
+  it('§7.4 (TLV) example: Read /3/0 answers the Device resources as resource TLVs, both ways', () => {
     expect(formats.decode(ContentFormat.Tlv, DEVICE_TLV, p('/3/0'), model)).toEqual(device);
     expect(formats.encode(ContentFormat.Tlv, device, p('/3/0'), model)).toEqual(DEVICE_TLV);
   });
 
-  it('§7.4.3 example: the same instance wrapped in an object instance TLV (08 00 79 …)', () => {
+  it('§7.4 (TLV) example: the same instance wrapped in an object instance TLV (08 00 79 …)', () => {
     const wrapped = Buffer.concat([hex('08 00 79'), DEVICE_TLV]);
     expect(formats.decode(ContentFormat.Tlv, wrapped, p('/3/0'), model)).toEqual(device);
     expect(formats.decode(ContentFormat.Tlv, wrapped, p('/3'), model)).toEqual(lwm2mObject(3, [device]));
     expect(formats.encode(ContentFormat.Tlv, lwm2mObject(3, [device]), p('/3'), model)).toEqual(wrapped);
   });
 
-  it('§7.4.3 example: Read /2 on two Access Control instances, one with a 16-bit resource instance id', () => {
+  it('§7.4 (TLV) example: Read /2 on two Access Control instances, one with a 16-bit resource instance id', () => {
     const bytes = hex('08 00 0E C1 00 01 C1 01 00 83 02 41 7F 07 C1 03 7F 08 02 12 C1 00 03 C1 01 00 87 02 41 7F 07 61 01 36 01 C1 03 7F');
     const acl = lwm2mObject(2, [
       objectInstance(0, [resource(0, 'integer', 1), resource(1, 'integer', 0), multipleResource(2, 'integer', [[127, 7]]), resource(3, 'integer', 127)]),
@@ -93,7 +93,7 @@ describe('TLV (TS Core 1.1 §7.4.3; 1.0 §6.4.3)', () => {
     expect(formats.encode(ContentFormat.Tlv, acl, p('/2'), model)).toEqual(bytes);
   });
 
-  it('§7.4.3 example: Read /1 on a Server object with one instance', () => {
+  it('§7.4 (TLV) example: Read /1 on a Server object with one instance', () => {
     const bytes = hex('08 00 0F C1 00 01 C4 01 00 01 51 80 C1 06 01 C1 07 55');
     const server = lwm2mObject(1, [
       objectInstance(0, [resource(0, 'integer', 1), resource(1, 'integer', 86400), resource(6, 'boolean', true), resource(7, 'string', 'U')]),
@@ -102,7 +102,7 @@ describe('TLV (TS Core 1.1 §7.4.3; 1.0 §6.4.3)', () => {
     expect(formats.encode(ContentFormat.Tlv, server, p('/1'), model)).toEqual(bytes);
   });
 
-  it('§7.4.3 object-link example 1: object links in a multiple resource of object 65', () => {
+  it('§7.4 (TLV) object-link example 1: object links in a multiple resource of object 65', () => {
     const bytes = hex('88 00 0C 44 00 00 42 00 00 44 01 00 42 00 01 C8 01 0D 38 36 31 33 38 30 30 37 35 35 35 30 30 C4 02 12 34 56 78');
     const inst = objectInstance(0, [
       multipleResource(0, 'objlnk', [
@@ -116,7 +116,7 @@ describe('TLV (TS Core 1.1 §7.4.3; 1.0 §6.4.3)', () => {
     expect(formats.encode(ContentFormat.Tlv, inst, p('/65/0'), model)).toEqual(bytes);
   });
 
-  it('§7.4.3 object-link example 2: two instances of object 66, one with the null object link 65535:65535', () => {
+  it('§7.4 (TLV) object-link example 2: two instances of object 66, one with the null object link 65535:65535', () => {
     const bytes = hex(`08 00 26 C8 00 0B 6D 79 53 65 72 76 69 63 65 20 31 C8 01 0F 49 6E 74 65 72 6E 65 74 2E 31 35 2E 32 33 34 C4 02 00 43 00 00
                        08 01 26 C8 00 0B 6D 79 53 65 72 76 69 63 65 20 32 C8 01 0F 49 6E 74 65 72 6E 65 74 2E 31 35 2E 32 33 35 C4 02 FF FF FF FF`);
     const obj = lwm2mObject(66, [
@@ -143,14 +143,14 @@ describe('TLV (TS Core 1.1 §7.4.3; 1.0 §6.4.3)', () => {
   });
 });
 
-/** TS Core 1.1 §7.4.4 example: Read /3/0 in SenML JSON. */
+/** TS Core 1.1 §7.4 (SenML JSON) example: Read /3/0 in SenML JSON. */
 const DEVICE_SENML_JSON =
   '[{"bn":"/3/0/","n":"0","vs":"Open Mobile Alliance"},{"n":"1","vs":"Lightweight M2M Client"},{"n":"2","vs":"345000123"},{"n":"3","vs":"1.0"},' +
   '{"n":"6/0","v":1},{"n":"6/1","v":5},{"n":"7/0","v":3800},{"n":"7/1","v":5000},{"n":"8/0","v":125},{"n":"8/1","v":900},' +
   '{"n":"9","v":100},{"n":"10","v":15},{"n":"11/0","v":0},{"n":"13","v":1367491215},{"n":"14","vs":"+02:00"},{"n":"16","vs":"U"}]';
 
-describe('SenML JSON (TS Core 1.1 §7.4.4, RFC 8428)', () => {
-  it('§7.4.4 example: Read /3/0, both ways', () => {
+describe('SenML JSON (TS Core 1.1 §7.4 (SenML JSON), RFC 8428)', () => {
+  it('§7.4 (SenML JSON) example: Read /3/0, both ways', () => {
     expect(formats.decode(ContentFormat.SenmlJson, Buffer.from(DEVICE_SENML_JSON), p('/3/0'), model)).toEqual(device);
     expect(formats.encode(ContentFormat.SenmlJson, device, p('/3/0'), model).toString()).toBe(DEVICE_SENML_JSON);
   });
@@ -193,8 +193,8 @@ describe('SenML JSON (TS Core 1.1 §7.4.4, RFC 8428)', () => {
   });
 });
 
-describe('SenML CBOR (TS Core 1.1 §7.4.5, RFC 8428 §6)', () => {
-  // The §7.4.5 example is the §7.4.4 pack in CBOR: labels bn → −2, n → 0, v → 2, vs → 3.
+describe('SenML CBOR (TS Core 1.1 §7.4 (SenML CBOR), RFC 8428 §6)', () => {
+  // The §7.4 (SenML CBOR) example is the §7.4 (SenML JSON) pack in CBOR: labels bn → −2, n → 0, v → 2, vs → 3.
   // Bytes derived by hand from the diagnostic form with RFC 8428 §6's label table.
   const DEVICE_SENML_CBOR = hex(
     '90a321652f332f302f00613003744f70656e204d6f62696c6520416c6c69616e6365a200613103764c696768747765696768' +
@@ -203,7 +203,7 @@ describe('SenML CBOR (TS Core 1.1 §7.4.5, RFC 8428 §6)', () => {
       'a200623133021a5182428fa20062313403662b30323a3030a200623136036155',
   );
 
-  it('§7.4.5 example: Read /3/0, both ways', () => {
+  it('§7.4 (SenML CBOR) example: Read /3/0, both ways', () => {
     expect(formats.encode(ContentFormat.SenmlCbor, device, p('/3/0'), model)).toEqual(DEVICE_SENML_CBOR);
     expect(formats.decode(ContentFormat.SenmlCbor, DEVICE_SENML_CBOR, p('/3/0'), model)).toEqual(device);
   });
@@ -244,7 +244,7 @@ describe('LwM2M JSON (OMA-TS-LightweightM2M 1.0 §6.4.4)', () => {
   });
 });
 
-describe('LwM2M CBOR (TS Core 1.2 §7.4.7) — hand-derived vectors', () => {
+describe('LwM2M CBOR (TS Core 1.2 §7.4 (LwM2M CBOR)) — hand-derived vectors', () => {
   const small = objectInstance(0, [resource(0, 'string', 'Open Mobile Alliance'), multipleResource(6, 'integer', [[0, 1], [1, 5]]), resource(9, 'integer', 100)]);
   // {[3, 0]: {0: "Open Mobile Alliance", 6: {0: 1, 1: 5}, 9: 100}}
   const SMALL = hex('a1 82 03 00 a3 00 74 4f70656e204d6f62696c6520416c6c69616e6365 06 a2 00 01 01 05 09 18 64');
@@ -292,8 +292,8 @@ describe('LwM2M CBOR (TS Core 1.2 §7.4.7) — hand-derived vectors', () => {
   });
 });
 
-describe('text/plain (TS Core 1.1 §7.4.1), opaque (§7.4.2), CBOR (§7.4.6)', () => {
-  it('§7.4.1 example: Read /3/0/0 answers "Open Mobile Alliance"', () => {
+describe('text/plain (TS Core 1.1 §7.4 (plain text)), opaque (§7.4 (opaque)), CBOR (§7.4 (CBOR))', () => {
+  it('§7.4 (plain text) example: Read /3/0/0 answers "Open Mobile Alliance"', () => {
     const node = resource(0, 'string', 'Open Mobile Alliance');
     expect(formats.encode(ContentFormat.TextPlain, node, p('/3/0/0'), model).toString()).toBe('Open Mobile Alliance');
     expect(formats.decode(ContentFormat.TextPlain, Buffer.from('Open Mobile Alliance'), p('/3/0/0'), model)).toEqual(node);
@@ -326,7 +326,7 @@ describe('text/plain (TS Core 1.1 §7.4.1), opaque (§7.4.2), CBOR (§7.4.6)', (
     );
   });
 
-  it('§7.4.2: opaque carries the bytes of /5/0/0 and nothing but opaque', () => {
+  it('§7.4 (opaque): opaque carries the bytes of /5/0/0 and nothing but opaque', () => {
     const pkg = resource(0, 'opaque', Buffer.from('firmware'));
     expect(formats.encode(ContentFormat.OctetStream, pkg, p('/5/0/0'), model)).toEqual(Buffer.from('firmware'));
     expect(formats.decode(ContentFormat.OctetStream, Buffer.from('firmware'), p('/5/0/0'), model)).toEqual(pkg);
@@ -346,7 +346,7 @@ describe('text/plain (TS Core 1.1 §7.4.1), opaque (§7.4.2), CBOR (§7.4.6)', (
     ['/60000/0/5', '42 0102', resource(5, 'opaque', Buffer.from([1, 2]))],
     ['/60000/0/7', '64 36363a30', resource(7, 'objlnk', objectLink(66, 0))],
     ['/60000/0/0', '3b 7fffffffffffffff', resource(0, 'integer', -(2n ** 63n))],
-  ])('hand-derived §7.4.6: %s as CBOR %s', (path, bytes, node) => {
+  ])('hand-derived §7.4 (CBOR): %s as CBOR %s', (path, bytes, node) => {
     expect(formats.decode(ContentFormat.Cbor, hex(bytes), p(path), model)).toEqual(node);
     expect(formats.encode(ContentFormat.Cbor, node, p(path), model)).toEqual(hex(bytes));
   });
