@@ -1,5 +1,5 @@
 /**
- * LwM2M CBOR (Content-Format 11544), TS Core 1.2 §7.4.7: nested CBOR maps whose keys are
+ * LwM2M CBOR (Content-Format 11544), TS Core 1.2 §7.4 (LwM2M CBOR): nested CBOR maps whose keys are
  * path segments — an unsigned integer for one level, or an array of unsigned integers for
  * several — and whose leaves are resource values, e.g. `{[3, 0]: {0: "Open Mobile
  * Alliance", 6: {0: 1, 1: 5}}}` or `{3: {0: {0: …}}}`. Object links are text

@@ -1,4 +1,4 @@
-/** application/octet-stream (Content-Format 42), TS Core §7.4.2: the bytes of one Opaque value. */
+/** application/octet-stream (Content-Format 42), TS Core §7.4 (opaque): the bytes of one Opaque value. */
 import type { LwM2mPath } from '../model/path';
 import type { Lwm2mModel } from '../model/types';
 import type { NodeCodec } from './codec';

@@ -1,5 +1,5 @@
 /**
- * application/cbor (Content-Format 60), TS Core 1.1 §7.4.6: one resource value as one CBOR
+ * application/cbor (Content-Format 60), TS Core 1.1 §7.4 (CBOR): one resource value as one CBOR
  * item. Object links travel as text "objectId:instanceId"; times as integer seconds
  * (tag 1 accepted on input); floats may arrive as integers or decimal fractions (tag 4).
  */

@@ -1,7 +1,7 @@
 /**
  * SenML CBOR (Content-Format 112), RFC 8428 §6: the JSON records with integer labels
  * (bver −1, bn −2, bt −3, bu −4, bv −5, bs −6, n 0, u 1, v 2, vs 3, vb 4, s 5, t 6, ut 7,
- * vd 8); LwM2M's "vlo" keeps its text label (TS Core 1.1 §7.4.5). Opaque values are byte
+ * vd 8); LwM2M's "vlo" keeps its text label (TS Core 1.1 §7.4 (SenML CBOR)). Opaque values are byte
  * strings.
  */
 import type { LwM2mPath } from '../model/path';

@@ -1,5 +1,5 @@
 /**
- * SenML JSON (Content-Format 110), RFC 8428 §5 with the LwM2M rules of TS Core 1.1 §7.4.4:
+ * SenML JSON (Content-Format 110), RFC 8428 §5 with the LwM2M rules of TS Core 1.1 §7.4 (SenML JSON):
  * opaque values in "vd" as base64url without padding, object links in "vlo".
  */
 import type { LwM2mPath } from '../model/path';

@@ -1,5 +1,5 @@
 /**
- * The SenML record model (RFC 8428) as LwM2M uses it (TS Core 1.1 §7.4.4–7.4.5): names are
+ * The SenML record model (RFC 8428) as LwM2M uses it (TS Core 1.1 §7.4 (SenML JSON, SenML CBOR)): names are
  * LwM2M paths (base name + name), values in v / vs / vb / vd, plus "vlo" for object links.
  * Shared by the JSON and CBOR representations.
  */

@@ -1,5 +1,5 @@
 /**
- * text/plain (Content-Format 0), TS Core §7.4.1: one value as UTF-8 text. Integers and
+ * text/plain (Content-Format 0), TS Core §7.4 (plain text): one value as UTF-8 text. Integers and
  * times in decimal, floats in decimal (exponent accepted), booleans "0"/"1", opaque values
  * in base64, object links as "objectId:instanceId".
  */

@@ -1,5 +1,5 @@
 /**
- * OMA-TLV (Content-Format 11542), TS Core 1.1 §7.4.3 (1.0 §6.4.3).
+ * OMA-TLV (Content-Format 11542), TS Core 1.1 §7.4 (TLV; 1.0 §6.4.3).
  *
  * Each TLV: a type byte — bits 7-6 the kind (00 object instance, 01 resource instance,
  * 10 multiple resource, 11 resource with value), bit 5 the identifier width (8 or 16 bits),
@@ -265,7 +265,7 @@ export class TlvCodec implements NodeCodec {
           ),
         );
       case 'objectInstance':
-        // TS Core §7.4.3.2 example 1: a Read on an instance answers with its resources only.
+        // TS Core §7.4 TLV example: a Read on an instance answers with its resources only.
         return Buffer.concat(byResource(leaves).map(encodeResource));
       case 'resource':
         return encodeResource(leaves);
