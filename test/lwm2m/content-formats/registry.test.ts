@@ -60,7 +60,7 @@ describe('decode whatever format came back', () => {
 });
 
 describe('encoders check what they are given', () => {
-  const code = (c: string): unknown => expect.objectContaining({ code: c });
+  const code = (c: string): Error => expect.objectContaining({ code: c }) as Error;
 
   it('refuse a node that does not sit at the path (ERR_LWM2M_PATH)', () => {
     expect(() => formats.encode(ContentFormat.Tlv, resource(1, 'string', 'x'), p('/3/0/0'), model)).toThrow(code('ERR_LWM2M_PATH'));
