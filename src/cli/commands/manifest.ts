@@ -192,9 +192,9 @@ export function register(program: Command): void {
     .option('--json', 'print JSON')
     .action(
       action((file: string, opts: VerifyOptions) => {
-        const bytes = readInput(file);
-        const policy = buildPolicy(opts);
         try {
+          const bytes = readInput(file);
+          const policy = buildPolicy(opts);
           const result = verifyEnvelope(bytes, policy);
           if (opts.json) return printJson(describeEnvelope(result));
           process.stdout.write(envelopeTree(result) + '\n');
