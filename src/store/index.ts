@@ -8,6 +8,8 @@ export type {
   SqliteStoreOptions,
   Store,
   StoredEvent,
+  UpdateJobRecord,
+  UpdateJobStore,
 } from './types';
 export { openSqliteStore, SqliteStore } from './sqlite-store';
 export { SCHEMA_VERSION } from './migrations';

@@ -5,7 +5,7 @@
  * append ONE entry to `MIGRATIONS` with the next version number, e.g.
  *
  * ```ts
- *   { version: 2, description: 'firmware', up: `CREATE TABLE firmware (digest TEXT PRIMARY KEY, …) STRICT;` },
+ *   { version: 3, description: 'firmware', up: `CREATE TABLE firmware (digest TEXT PRIMARY KEY, …) STRICT;` },
  * ```
  *
  * Rules: versions are 1, 2, 3 … without gaps; a released migration is never edited or
@@ -54,6 +54,30 @@ export const MIGRATIONS: readonly Migration[] = [
         endpoint TEXT,
         data     TEXT
       ) STRICT;
+    `,
+  },
+  {
+    version: 2,
+    description: 'firmware update jobs',
+    // The whole record is kept as JSON next to the columns that are queried. A job is
+    // active while finished_at is NULL; the partial unique index allows one active job
+    // per endpoint and any number of finished ones.
+    up: `
+      CREATE TABLE jobs (
+        id          TEXT    NOT NULL PRIMARY KEY,
+        endpoint    TEXT    NOT NULL,
+        firmware_id TEXT    NOT NULL,
+        value       TEXT    NOT NULL,
+        state       TEXT    NOT NULL,
+        history     TEXT    NOT NULL,
+        spec        TEXT    NOT NULL,
+        created_at  INTEGER NOT NULL,
+        updated_at  INTEGER NOT NULL,
+        finished_at INTEGER
+      ) STRICT;
+      CREATE UNIQUE INDEX jobs_one_active_per_endpoint ON jobs (endpoint) WHERE finished_at IS NULL;
+      CREATE INDEX jobs_by_endpoint ON jobs (endpoint, created_at);
+      CREATE INDEX jobs_by_created ON jobs (created_at);
     `,
   },
 ];

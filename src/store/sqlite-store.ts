@@ -26,6 +26,8 @@ import type {
   SqliteStoreOptions,
   Store,
   StoredEvent,
+  UpdateJobRecord,
+  UpdateJobStore,
 } from './types';
 
 const SYNCHRONOUS = ['OFF', 'NORMAL', 'FULL'] as const;
@@ -34,6 +36,7 @@ const SYNCHRONOUS = ['OFF', 'NORMAL', 'FULL'] as const;
 const PUT = 0;
 const DELETE = 1;
 const APPEND = 2;
+const JOB_PUT = 3;
 
 type Resolve = (value: never) => void;
 type Reject = (reason: unknown) => void;
@@ -45,7 +48,7 @@ type Reject = (reason: unknown) => void;
  */
 class Batch {
   readonly kinds: number[] = [];
-  /** RegistrationRecord | endpoint | NewEvent */
+  /** RegistrationRecord | endpoint | NewEvent | JobColumns */
   readonly args: unknown[] = [];
   /** For appends: the event's data as JSON (or null). */
   readonly json: (string | null)[] = [];
@@ -79,6 +82,35 @@ interface EventRow {
   data: string | null;
 }
 
+interface JobRow {
+  id: string;
+  endpoint: string;
+  firmware_id: string;
+  value: string;
+  state: string;
+  history: string;
+  spec: string;
+  created_at: number;
+  updated_at: number;
+  finished_at: number | null;
+}
+
+/** A job put, serialised when it is issued: later mutation of the record does not leak in. */
+type JobColumns = [
+  id: string,
+  endpoint: string,
+  firmwareId: string,
+  value: string,
+  state: string,
+  history: string,
+  spec: string,
+  createdAt: number,
+  updatedAt: number,
+  finishedAt: number | null,
+];
+
+const JOB_COLUMNS = 'id, endpoint, firmware_id, value, state, history, spec, created_at, updated_at, finished_at';
+
 const REGISTRATION_COLUMNS =
   'endpoint, registration_id, address, port, lifetime, lwm2m_version, binding, queue_mode, sms_number, links, registered_at, last_seen';
 
@@ -105,6 +137,7 @@ export class SqliteStore implements Store {
   readonly schemaVersion: number;
   readonly registrations: RegistrationStore;
   readonly events: EventLog;
+  readonly jobs: UpdateJobStore;
 
   readonly #db: Database.Database;
   #closed = false;
@@ -124,6 +157,15 @@ export class SqliteStore implements Store {
   readonly #countStmt: Database.Statement<[], number>;
   readonly #sinceStmt: Database.Statement<[number, number], EventRow>;
   readonly #lastIdStmt: Database.Statement<[], number | null>;
+  readonly #jobPutStmt: Database.Statement<JobColumns>;
+  readonly #savepoint: Database.Statement;
+  readonly #releaseSavepoint: Database.Statement;
+  readonly #rollbackSavepoint: Database.Statement;
+  readonly #jobGetStmt: Database.Statement<[string], JobRow>;
+  readonly #jobActiveStmt: Database.Statement<[string], JobRow>;
+  readonly #jobListActiveStmt: Database.Statement<[], JobRow>;
+  readonly #jobByEndpointStmt: Database.Statement<[string, number], JobRow>;
+  readonly #jobRecentStmt: Database.Statement<[number], JobRow>;
 
   /** Use {@link openSqliteStore}. */
   constructor(options: SqliteStoreOptions) {
@@ -181,6 +223,24 @@ export class SqliteStore implements Store {
     this.#countStmt = db.prepare<[], number>('SELECT count(*) FROM registrations').pluck();
     this.#sinceStmt = db.prepare('SELECT id, time, type, endpoint, data FROM events WHERE id > ? ORDER BY id LIMIT ?');
     this.#lastIdStmt = db.prepare<[], number | null>('SELECT max(id) FROM events').pluck();
+    // Upsert by id; the WHERE keeps a job's endpoint fixed (no row changes otherwise).
+    // A second active job of an endpoint violates jobs_one_active_per_endpoint.
+    this.#jobPutStmt = db.prepare<JobColumns>(
+      `INSERT INTO jobs (${JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (id) DO UPDATE SET
+         firmware_id = excluded.firmware_id, value = excluded.value, state = excluded.state,
+         history = excluded.history, spec = excluded.spec, created_at = excluded.created_at,
+         updated_at = excluded.updated_at, finished_at = excluded.finished_at
+       WHERE jobs.endpoint = excluded.endpoint`,
+    );
+    this.#savepoint = db.prepare('SAVEPOINT job_put');
+    this.#releaseSavepoint = db.prepare('RELEASE job_put');
+    this.#rollbackSavepoint = db.prepare('ROLLBACK TO job_put');
+    this.#jobGetStmt = db.prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`);
+    this.#jobActiveStmt = db.prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE endpoint = ? AND finished_at IS NULL`);
+    this.#jobListActiveStmt = db.prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE finished_at IS NULL ORDER BY created_at, rowid`);
+    this.#jobByEndpointStmt = db.prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE endpoint = ? ORDER BY created_at DESC, rowid DESC LIMIT ?`);
+    this.#jobRecentStmt = db.prepare(`SELECT ${JOB_COLUMNS} FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ?`);
 
     this.registrations = {
       put: (record) => this.#put(record),
@@ -195,6 +255,15 @@ export class SqliteStore implements Store {
       since: (afterId, limit = 1000) =>
         this.#read(() => this.#sinceStmt.all(afterId, clampLimit(limit)).map(rowToEvent)),
       lastId: () => this.#read(() => this.#lastIdStmt.get() ?? 0),
+    };
+    this.jobs = {
+      put: (job) => this.#putJob(job),
+      get: (id) => this.#read(() => rowToJob(this.#jobGetStmt.get(id))),
+      getActiveByEndpoint: (endpoint) => this.#read(() => rowToJob(this.#jobActiveStmt.get(endpoint))),
+      listActive: () => this.#read(() => this.#jobListActiveStmt.all().map((row) => rowToJob(row) as UpdateJobRecord)),
+      listByEndpoint: (endpoint, limit = 100) =>
+        this.#read(() => this.#jobByEndpointStmt.all(endpoint, clampLimit(limit)).map((row) => rowToJob(row) as UpdateJobRecord)),
+      listRecent: (limit = 100) => this.#read(() => this.#jobRecentStmt.all(clampLimit(limit)).map((row) => rowToJob(row) as UpdateJobRecord)),
     };
   }
 
@@ -285,6 +354,58 @@ export class SqliteStore implements Store {
     });
   }
 
+  #putJob(job: UpdateJobRecord): Promise<void> {
+    if (this.#closed) return Promise.reject(closedError());
+    let columns: JobColumns;
+    try {
+      const invalid = checkJob(job);
+      if (invalid !== undefined) throw new Error(invalid);
+      columns = jobColumns(job);
+    } catch (err) {
+      return Promise.reject(
+        new Lwm2mFotaError('ERR_STORE_WRITE', `invalid update job: ${(err as Error).message}`, {
+          cause: err,
+          context: { endpoint: String((job as Partial<UpdateJobRecord> | null)?.endpoint) },
+        }),
+      );
+    }
+    const b = this.#pending();
+    return new Promise<void>((res, rej) => {
+      b.kinds.push(JOB_PUT);
+      b.args.push(columns);
+      b.json.push(null);
+      b.resolves.push(res as Resolve);
+      b.rejects.push(rej);
+    });
+  }
+
+  /**
+   * One job put inside the batch's transaction, in a savepoint of its own: a job that
+   * breaks a rule (second active job, foreign id) is rolled back and rejected alone, the
+   * rest of the batch commits. Any other error fails the batch as usual.
+   */
+  #runJobPut(columns: JobColumns): Lwm2mFotaError | undefined {
+    this.#savepoint.run();
+    let failure: Lwm2mFotaError | undefined;
+    try {
+      if (this.#jobPutStmt.run(...columns).changes === 0) {
+        failure = new Lwm2mFotaError('ERR_STORE_WRITE', `job ${columns[0]} belongs to another endpoint`, {
+          context: { endpoint: columns[1], jobId: columns[0], reason: 'jobOfAnotherEndpoint' },
+        });
+      }
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (typeof code !== 'string' || !code.startsWith('SQLITE_CONSTRAINT')) throw err;
+      failure = new Lwm2mFotaError('ERR_STORE_WRITE', `endpoint ${columns[1]} already has an active update job`, {
+        cause: err,
+        context: { endpoint: columns[1], jobId: columns[0], reason: 'activeJobExists' },
+      });
+    }
+    if (failure !== undefined) this.#rollbackSavepoint.run();
+    this.#releaseSavepoint.run();
+    return failure;
+  }
+
   /** The batch that collects writes until the next `setImmediate`. */
   #pending(): Batch {
     let b = this.#batch;
@@ -304,6 +425,8 @@ export class SqliteStore implements Store {
     const { kinds, args, json } = b;
     const n = kinds.length;
     const results: unknown[] = new Array<unknown>(n);
+    /** Writes rejected alone (job puts) while the batch commits. */
+    let alone: Map<number, Lwm2mFotaError> | undefined;
     const now = Date.now();
     let failure: unknown;
     let inTransaction = false;
@@ -330,6 +453,9 @@ export class SqliteStore implements Store {
           );
         } else if (kind === DELETE) {
           results[i] = this.#deleteStmt.run(args[i] as string).changes > 0;
+        } else if (kind === JOB_PUT) {
+          const failed = this.#runJobPut(args[i] as JobColumns);
+          if (failed !== undefined) (alone ??= new Map()).set(i, failed);
         } else {
           const e = args[i] as NewEvent;
           const time = e.time ?? now;
@@ -355,7 +481,11 @@ export class SqliteStore implements Store {
     const { resolves, rejects } = b;
     if (failure === undefined) {
       b.putResolve?.();
-      for (let i = 0; i < n; i++) resolves[i]?.(results[i] as never);
+      for (let i = 0; i < n; i++) {
+        const failed = alone?.get(i);
+        if (failed === undefined) resolves[i]?.(results[i] as never);
+        else rejects[i]?.(failed);
+      }
     } else {
       const error = storeError(
         'ERR_STORE_WRITE',
@@ -419,6 +549,43 @@ function rowToEvent(row: EventRow): StoredEvent {
   };
 }
 
+function rowToJob(row: JobRow | undefined): UpdateJobRecord | undefined {
+  if (row === undefined) return undefined;
+  const spec = JSON.parse(row.spec) as Pick<UpdateJobRecord, 'expectedVersion' | 'method' | 'payloadOnly' | 'packageUris'>;
+  const job: UpdateJobRecord = {
+    id: row.id,
+    endpoint: row.endpoint,
+    firmwareId: row.firmware_id,
+    ...spec,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    state: JSON.parse(row.state) as UpdateJobRecord['state'],
+    history: JSON.parse(row.history) as UpdateJobRecord['history'],
+  };
+  return row.finished_at === null ? job : { ...job, finishedAt: row.finished_at };
+}
+
+function jobColumns(j: UpdateJobRecord): JobColumns {
+  const spec = {
+    expectedVersion: j.expectedVersion,
+    payloadOnly: j.payloadOnly,
+    ...(j.method === undefined ? {} : { method: j.method }),
+    ...(j.packageUris === undefined ? {} : { packageUris: j.packageUris }),
+  };
+  return [
+    j.id,
+    j.endpoint,
+    j.firmwareId,
+    j.state.value,
+    JSON.stringify(j.state),
+    JSON.stringify(j.history),
+    JSON.stringify(spec),
+    j.createdAt,
+    j.updatedAt,
+    j.finishedAt ?? null,
+  ];
+}
+
 const isString = (v: unknown): v is string => typeof v === 'string';
 const isInt = (v: unknown): v is number => Number.isSafeInteger(v);
 
@@ -448,5 +615,26 @@ function checkEvent(e: NewEvent): string | undefined {
   if (e.data !== undefined && (e.data === null || typeof e.data !== 'object' || Array.isArray(e.data))) {
     return 'data must be an object';
   }
+  return undefined;
+}
+
+function checkJob(j: UpdateJobRecord): string | undefined {
+  if (j === null || typeof j !== 'object') return 'not an object';
+  if (!isString(j.id) || j.id === '') return 'id must be a non-empty string';
+  if (!isString(j.endpoint) || j.endpoint === '') return 'endpoint must be a non-empty string';
+  if (!isString(j.firmwareId) || j.firmwareId === '') return 'firmwareId must be a non-empty string';
+  if (!isString(j.expectedVersion)) return 'expectedVersion must be a string';
+  if (j.method !== undefined && j.method !== 'pull' && j.method !== 'push') return "method must be 'pull' or 'push'";
+  if (typeof j.payloadOnly !== 'boolean') return 'payloadOnly must be a boolean';
+  if (j.packageUris !== undefined && (j.packageUris === null || typeof j.packageUris !== 'object' || Array.isArray(j.packageUris))) {
+    return 'packageUris must be an object';
+  }
+  if (j.packageUris !== undefined && !Object.values(j.packageUris).every(isString)) return 'packageUris must map to strings';
+  if (!isInt(j.createdAt)) return 'createdAt must be an integer (epoch ms)';
+  if (!isInt(j.updatedAt)) return 'updatedAt must be an integer (epoch ms)';
+  if (j.finishedAt !== undefined && !isInt(j.finishedAt)) return 'finishedAt must be an integer (epoch ms)';
+  if (j.state === null || typeof j.state !== 'object' || Array.isArray(j.state)) return 'state must be an object';
+  if (!isString(j.state.value) || j.state.value === '') return 'state.value must be a non-empty string';
+  if (!Array.isArray(j.history)) return 'history must be an array';
   return undefined;
 }

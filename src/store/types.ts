@@ -84,9 +84,66 @@ export interface EventLog {
   lastId(): Promise<number>;
 }
 
+/**
+ * A firmware update job as stored: who, what, the update machine's state and its
+ * history. The store treats `state` and `history` as opaque JSON (src/fota/update gives
+ * them their types); it only indexes `state.value` and `finishedAt`.
+ */
+export interface UpdateJobRecord {
+  /** Unique, chosen by the caller. */
+  readonly id: string;
+  readonly endpoint: string;
+  /** The firmware's id (SHA-256 hex of the envelope). */
+  readonly firmwareId: string;
+  /** The firmware version (/3/0/3) the manifest announces. */
+  readonly expectedVersion: string;
+  /** The operator's choice of delivery; absent = chosen from /5/0/9. */
+  readonly method?: 'pull' | 'push';
+  /** Deliver the manifest's payload alone, for devices that do not speak SUIT. */
+  readonly payloadOnly: boolean;
+  /** The package's URI per scheme ('coap', 'coaps' …), for pull. */
+  readonly packageUris?: Readonly<Record<string, string>>;
+  /** Epoch ms. */
+  readonly createdAt: number;
+  /** Epoch ms of the last put. */
+  readonly updatedAt: number;
+  /**
+   * Epoch ms when the job reached a final state. A job without it is *active*; an
+   * endpoint has at most one active job.
+   */
+  readonly finishedAt?: number;
+  /** JSON-serialisable; `value` names the state ('queued', 'delivering' … 'failed'). */
+  readonly state: { readonly value: string };
+  /** JSON-serialisable entries, oldest first. */
+  readonly history: readonly object[];
+}
+
+export interface UpdateJobStore {
+  /**
+   * Inserts the job, or replaces the stored job with the same id; resolves once committed.
+   * A job's endpoint never changes. Rejects with ERR_STORE_WRITE — and stores nothing of
+   * this job, while the other writes of the same group commit go ahead — when another
+   * active job (no `finishedAt`) exists for the endpoint (context `reason:
+   * 'activeJobExists'`), when the id belongs to a job of another endpoint, or when a field
+   * has the wrong type or is not JSON-serialisable. The record must not be mutated until
+   * the promise settles.
+   */
+  put(job: UpdateJobRecord): Promise<void>;
+  get(id: string): Promise<UpdateJobRecord | undefined>;
+  /** The endpoint's active job, if any. */
+  getActiveByEndpoint(endpoint: string): Promise<UpdateJobRecord | undefined>;
+  /** Every active job, oldest first (what a restarted server resumes). */
+  listActive(): Promise<UpdateJobRecord[]>;
+  /** The endpoint's jobs, newest first, at most `limit` (default 100). */
+  listByEndpoint(endpoint: string, limit?: number): Promise<UpdateJobRecord[]>;
+  /** All jobs, newest first, at most `limit` (default 100). */
+  listRecent(limit?: number): Promise<UpdateJobRecord[]>;
+}
+
 export interface Store {
   readonly registrations: RegistrationStore;
   readonly events: EventLog;
+  readonly jobs: UpdateJobStore;
   /**
    * Commits what is pending and closes; later calls fail with ERR_STORE_CLOSED. Closing
    * again resolves and does nothing.
