@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { isLwm2mFotaError } from '../../src/errors';
-import type { RegistrationRecord, Store } from '../../src/store';
+import type { RegistrationRecord, Store, UpdateJobRecord } from '../../src/store';
 
 export type OpenStore = (dir: string) => Promise<Store> | Store;
 
@@ -29,6 +29,36 @@ export function registration(endpoint: string, overrides: Partial<RegistrationRe
     lastSeen: 1_700_000_000_000,
     ...overrides,
   };
+}
+
+/** A valid active update job `id` for `endpoint`; `overrides` replace fields. */
+export function updateJob(id: string, endpoint: string, overrides: Partial<UpdateJobRecord> = {}): UpdateJobRecord {
+  return {
+    id,
+    endpoint,
+    firmwareId: 'a'.repeat(64),
+    expectedVersion: '2.0.0',
+    payloadOnly: false,
+    createdAt: 1_700_000_000_000,
+    updatedAt: 1_700_000_000_000,
+    state: { value: 'queued', attempt: 1, probing: true, device: {} },
+    history: [{ at: 1_700_000_000_000, attempt: 1, state: 'queued', input: 'created' }],
+    ...overrides,
+  };
+}
+
+/** The job as finished: a terminal state and finishedAt. */
+export function finished(job: UpdateJobRecord, at = job.updatedAt + 1000): UpdateJobRecord {
+  return { ...job, updatedAt: at, finishedAt: at, state: { value: 'succeeded', attempt: 1, version: '2.0.0', updateResult: 1 } };
+}
+
+async function errorOf(promise: Promise<unknown>): Promise<unknown> {
+  try {
+    await promise;
+  } catch (err) {
+    return err;
+  }
+  return undefined;
 }
 
 async function expectCode(promise: Promise<unknown>, code: string): Promise<void> {
@@ -151,6 +181,146 @@ export function storeContract(name: string, open: OpenStore): void {
       });
     });
 
+    describe('update jobs', () => {
+      it('returns a stored job by id with every field, optional ones absent when absent', async () => {
+        const full = updateJob('job-1', 'dev-1', {
+          method: 'push',
+          payloadOnly: true,
+          packageUris: { coap: 'coap://[2001:db8::1]/fw/abc', coaps: 'coaps://[2001:db8::1]/fw/abc' },
+          state: { value: 'delivering', attempt: 2, method: 'push', bytes: 4096, timer: { name: 'delivery', at: 1_700_000_600_000 }, device: { state: 1 } },
+        });
+        const plain = updateJob('job-2', 'dev-2');
+        await Promise.all([store.jobs.put(full), store.jobs.put(plain)]);
+        expect(await store.jobs.get('job-1')).toEqual(full);
+        const got = await store.jobs.get('job-2');
+        expect(got).toEqual(plain);
+        expect(got !== undefined && ('method' in got || 'packageUris' in got || 'finishedAt' in got)).toBe(false);
+        expect(await store.jobs.get('nope')).toBeUndefined();
+      });
+
+      it('replaces a job with the same id (its state and history move on)', async () => {
+        const j = updateJob('job-1', 'dev-1');
+        await store.jobs.put(j);
+        const moved = {
+          ...j,
+          updatedAt: j.updatedAt + 5,
+          state: { value: 'updating', attempt: 1, executionId: 'job-1#1', updateSentAt: j.updatedAt + 5 },
+          history: [...j.history, { at: j.updatedAt + 5, attempt: 1, state: 'updating', input: 'stateObserved 2 (Downloaded)' }],
+        };
+        await store.jobs.put(moved);
+        expect(await store.jobs.get('job-1')).toEqual(moved);
+        expect(await store.jobs.listRecent()).toHaveLength(1);
+      });
+
+      it('finds the active job of an endpoint, and none once it finished', async () => {
+        const j = updateJob('job-1', 'dev-1');
+        await store.jobs.put(j);
+        expect(await store.jobs.getActiveByEndpoint('dev-1')).toEqual(j);
+        expect(await store.jobs.getActiveByEndpoint('dev-2')).toBeUndefined();
+        await store.jobs.put(finished(j));
+        expect(await store.jobs.getActiveByEndpoint('dev-1')).toBeUndefined();
+        expect((await store.jobs.get('job-1'))?.finishedAt).toBe(j.updatedAt + 1000);
+      });
+
+      it('refuses a second active job for an endpoint with ERR_STORE_WRITE, alone, and keeps the first', async () => {
+        const first = updateJob('job-1', 'dev-1');
+        await store.jobs.put(first);
+        const batch = [
+          store.registrations.put(registration('dev-1')),
+          store.jobs.put(updateJob('job-2', 'dev-1', { createdAt: first.createdAt + 1 })),
+          store.jobs.put(updateJob('job-3', 'dev-3')),
+          store.events.append({ type: 'updateQueued', endpoint: 'dev-3' }),
+        ];
+        const [reg, second, third, appended] = await Promise.all(batch.map(errorOf));
+        expect(isLwm2mFotaError(second, 'ERR_STORE_WRITE')).toBe(true);
+        expect(isLwm2mFotaError(second) ? second.context['reason'] : undefined).toBe('activeJobExists');
+        expect([reg, third, appended]).toEqual([undefined, undefined, undefined]);
+        expect(await store.jobs.get('job-2')).toBeUndefined();
+        expect(await store.jobs.getActiveByEndpoint('dev-1')).toEqual(first);
+        expect((await store.jobs.get('job-3'))?.endpoint).toBe('dev-3');
+        expect(await store.registrations.get('dev-1')).toEqual(registration('dev-1'));
+        expect(await store.events.lastId()).toBeGreaterThan(0);
+      });
+
+      it('refuses to make a finished job active again while another job is active', async () => {
+        const old = finished(updateJob('job-1', 'dev-1'));
+        const current = updateJob('job-2', 'dev-1', { createdAt: old.createdAt + 10 });
+        await store.jobs.put(old);
+        await store.jobs.put(current);
+        const { finishedAt: _f, ...reopened } = old;
+        await expectCode(store.jobs.put(reopened), 'ERR_STORE_WRITE');
+        expect(await store.jobs.get('job-1')).toEqual(old);
+      });
+
+      it('takes a new job for an endpoint once the previous one finished, and keeps both', async () => {
+        const a = updateJob('job-a', 'dev-1');
+        await store.jobs.put(a);
+        await store.jobs.put(finished(a));
+        const b = updateJob('job-b', 'dev-1', { createdAt: a.createdAt + 5000, updatedAt: a.createdAt + 5000 });
+        await store.jobs.put(b);
+        expect(await store.jobs.getActiveByEndpoint('dev-1')).toEqual(b);
+        expect((await store.jobs.listByEndpoint('dev-1')).map((j) => j.id)).toEqual(['job-b', 'job-a']);
+      });
+
+      it('never moves a job to another endpoint', async () => {
+        await store.jobs.put(updateJob('job-1', 'dev-1'));
+        await expectCode(store.jobs.put(updateJob('job-1', 'dev-2')), 'ERR_STORE_WRITE');
+        expect((await store.jobs.get('job-1'))?.endpoint).toBe('dev-1');
+        expect(await store.jobs.getActiveByEndpoint('dev-2')).toBeUndefined();
+      });
+
+      it('lists active jobs oldest first, and jobs newest first by endpoint and overall, at most limit', async () => {
+        const jobs = [
+          updateJob('j1', 'dev-1', { createdAt: 1000 }),
+          finished(updateJob('j2', 'dev-2', { createdAt: 2000 })),
+          updateJob('j3', 'dev-2', { createdAt: 3000 }),
+          updateJob('j4', 'dev-3', { createdAt: 500 }),
+          finished(updateJob('j5', 'dev-1', { createdAt: 100 })),
+        ];
+        for (const j of jobs) await store.jobs.put(j);
+        expect((await store.jobs.listActive()).map((j) => j.id)).toEqual(['j4', 'j1', 'j3']);
+        expect((await store.jobs.listByEndpoint('dev-2')).map((j) => j.id)).toEqual(['j3', 'j2']);
+        expect((await store.jobs.listByEndpoint('dev-1', 1)).map((j) => j.id)).toEqual(['j1']);
+        expect(await store.jobs.listByEndpoint('nobody')).toEqual([]);
+        expect((await store.jobs.listRecent()).map((j) => j.id)).toEqual(['j3', 'j2', 'j1', 'j4', 'j5']);
+        expect((await store.jobs.listRecent(2)).map((j) => j.id)).toEqual(['j3', 'j2']);
+        expect(await store.jobs.listRecent(0)).toEqual([]);
+      });
+
+      it('rejects a malformed job or one that is not JSON with ERR_STORE_WRITE, and stores nothing', async () => {
+        const circular: Record<string, unknown> = { value: 'queued' };
+        circular['self'] = circular;
+        await expectCode(store.jobs.put({ ...updateJob('j', 'dev-1'), state: circular as { value: string } }), 'ERR_STORE_WRITE');
+        await expectCode(store.jobs.put({ ...updateJob('j', 'dev-1'), createdAt: 'now' } as unknown as UpdateJobRecord), 'ERR_STORE_WRITE');
+        await expectCode(store.jobs.put({ ...updateJob('j', 'dev-1'), state: {} } as unknown as UpdateJobRecord), 'ERR_STORE_WRITE');
+        await expectCode(store.jobs.put({ ...updateJob('j', ''), endpoint: '' }), 'ERR_STORE_WRITE');
+        await expectCode(store.jobs.put({ ...updateJob('j', 'dev-1'), method: 'carrier-pigeon' } as unknown as UpdateJobRecord), 'ERR_STORE_WRITE');
+        expect(await store.jobs.listRecent()).toEqual([]);
+      });
+
+      it('stores what the job was when put, not what it became afterwards', async () => {
+        const history: object[] = [{ at: 1, attempt: 1, state: 'queued', input: 'created' }];
+        const j = updateJob('job-1', 'dev-1', { history });
+        const put = store.jobs.put(j);
+        history.push({ at: 2, attempt: 1, state: 'queued', input: 'mutated' });
+        await put;
+        expect((await store.jobs.get('job-1'))?.history).toHaveLength(1);
+      });
+
+      it('keeps every job, active and finished, when the same directory is opened again', async () => {
+        const active = Array.from({ length: 10 }, (_, i) => updateJob(`job-${i}`, `dev-${i}`, { createdAt: 1000 + i }));
+        const done = Array.from({ length: 5 }, (_, i) => finished(updateJob(`old-${i}`, `dev-${i}`, { createdAt: i })));
+        await Promise.all([...active, ...done].map((j) => store.jobs.put(j)));
+        await store.close();
+
+        const again = await openStore();
+        expect(await again.jobs.listActive()).toEqual(active);
+        expect(await again.jobs.get('old-3')).toEqual(done[3]);
+        expect(await again.jobs.getActiveByEndpoint('dev-4')).toEqual(active[4]);
+        await expectCode(again.jobs.put(updateJob('dup', 'dev-4')), 'ERR_STORE_WRITE');
+      });
+    });
+
     describe('events', () => {
       it('appends events with strictly increasing ids and reads them back in order', async () => {
         const a = await store.events.append({ type: 'registered', endpoint: 'dev-1', data: { lifetime: 60 }, time: 1000 });
@@ -252,16 +422,25 @@ export function storeContract(name: string, open: OpenStore): void {
         await expectCode(store.events.append({ type: 'registered' }), 'ERR_STORE_CLOSED');
         await expectCode(store.events.since(0), 'ERR_STORE_CLOSED');
         await expectCode(store.events.lastId(), 'ERR_STORE_CLOSED');
+        await expectCode(store.jobs.put(updateJob('j', 'dev-1')), 'ERR_STORE_CLOSED');
+        await expectCode(store.jobs.get('j'), 'ERR_STORE_CLOSED');
+        await expectCode(store.jobs.getActiveByEndpoint('dev-1'), 'ERR_STORE_CLOSED');
+        await expectCode(store.jobs.listActive(), 'ERR_STORE_CLOSED');
+        await expectCode(store.jobs.listByEndpoint('dev-1'), 'ERR_STORE_CLOSED');
+        await expectCode(store.jobs.listRecent(), 'ERR_STORE_CLOSED');
       });
 
       it('commits writes still pending when close is called', async () => {
         const put = store.registrations.put(registration('dev-1'));
         const appended = store.events.append({ type: 'registered', endpoint: 'dev-1' });
+        const job = store.jobs.put(updateJob('job-1', 'dev-1'));
         await store.close();
         await put;
+        await job;
         const e = await appended;
         const again = await openStore();
         expect(await again.registrations.get('dev-1')).toEqual(registration('dev-1'));
+        expect(await again.jobs.get('job-1')).toEqual(updateJob('job-1', 'dev-1'));
         expect(await again.events.lastId()).toBe(e.id);
       });
 

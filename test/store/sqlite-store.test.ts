@@ -9,7 +9,7 @@ import Database from 'better-sqlite3';
 import { isLwm2mFotaError } from '../../src/errors';
 import { openSqliteStore, SCHEMA_VERSION, SqliteStore } from '../../src/store';
 import { applyMigrations, MIGRATIONS, type Migration } from '../../src/store/migrations';
-import { registration, storeContract } from './contract';
+import { finished, registration, storeContract, updateJob } from './contract';
 
 storeContract('sqlite', (dir) => openSqliteStore({ file: join(dir, 'data', 'store.db') }));
 storeContract('sqlite (synchronous NORMAL)', (dir) => openSqliteStore({ file: join(dir, 'store.db'), synchronous: 'NORMAL' }));
@@ -232,6 +232,63 @@ describe('SqliteStore', () => {
       expect(results).toEqual(Array(4).fill('ERR_STORE_WRITE'));
       expect((await store.registrations.list()).map((r) => r.endpoint)).toEqual(['before']);
       expect(await store.events.lastId()).toBe(0);
+    });
+  });
+
+  describe('update jobs', () => {
+    it('upgrades a version-1 database: its data stays, the jobs table arrives', async () => {
+      const file = join(dir, 'v1.db');
+      const db = new Database(file);
+      applyMigrations(db, MIGRATIONS.slice(0, 1));
+      db.prepare(
+        `INSERT INTO registrations (endpoint, registration_id, address, port, lifetime, lwm2m_version, binding, queue_mode, links, registered_at, last_seen)
+         VALUES ('old-dev', 'r1', '::1', 5683, 60, '1.1', 'U', 0, '', 1, 1)`,
+      ).run();
+      db.close();
+      const store = open(file);
+      expect(store.schemaVersion).toBe(SCHEMA_VERSION);
+      expect((await store.registrations.get('old-dev'))?.registrationId).toBe('r1');
+      await store.jobs.put(updateJob('job-1', 'old-dev'));
+      expect(await store.jobs.getActiveByEndpoint('old-dev')).toEqual(updateJob('job-1', 'old-dev'));
+    });
+
+    it('enforces one active job per endpoint in the schema itself (a partial unique index)', async () => {
+      const file = join(dir, 'store.db');
+      const store = open(file);
+      await store.jobs.put(updateJob('job-1', 'dev-1'));
+      await store.close();
+      const db = new Database(file);
+      try {
+        const insert = db.prepare(
+          `INSERT INTO jobs (id, endpoint, firmware_id, value, state, history, spec, created_at, updated_at, finished_at)
+           VALUES (?, 'dev-1', 'f', 'queued', '{"value":"queued"}', '[]', '{}', 1, 1, ?)`,
+        );
+        expect(() => insert.run('job-2', null)).toThrow(/UNIQUE/);
+        expect(() => insert.run('job-3', 5)).not.toThrow();
+        expect(() => insert.run('job-4', 6)).not.toThrow();
+      } finally {
+        db.close();
+      }
+    });
+
+    it('rolls job puts back with the rest of a batch that fails for another reason', async () => {
+      const store = open(join(dir, 'store.db'));
+      await store.registrations.put(registration('keep', { registrationId: 'taken' }));
+      const results = await Promise.all(
+        [store.jobs.put(updateJob('job-1', 'dev-1')), store.registrations.put(registration('b', { registrationId: 'taken' }))].map(codeOfAsync),
+      );
+      expect(results).toEqual(['ERR_STORE_WRITE', 'ERR_STORE_WRITE']);
+      expect(await store.jobs.get('job-1')).toBeUndefined();
+    });
+
+    it('resolves a thousand job puts issued together, for distinct endpoints, in one commit', async () => {
+      const store = open(join(dir, 'store.db'));
+      const jobs = Array.from({ length: 1000 }, (_, i) => updateJob(`job-${i}`, `dev-${i}`, { createdAt: i }));
+      await Promise.all(jobs.map((j) => store.jobs.put(j)));
+      expect(await store.jobs.listActive()).toHaveLength(1000);
+      await Promise.all(jobs.slice(0, 400).map((j) => store.jobs.put(finished(j))));
+      expect(await store.jobs.listActive()).toHaveLength(600);
+      expect((await store.jobs.listRecent(3)).map((j) => j.id)).toEqual(['job-999', 'job-998', 'job-997']);
     });
   });
 
