@@ -113,7 +113,7 @@ export interface UpdateJobRecord {
    */
   readonly finishedAt?: number;
   /** JSON-serialisable; `value` names the state ('queued', 'delivering' … 'failed'). */
-  readonly state: { readonly value: string };
+  readonly state: { readonly value: string; readonly [key: string]: unknown };
   /** JSON-serialisable entries, oldest first. */
   readonly history: readonly object[];
 }

@@ -290,7 +290,7 @@ export function storeContract(name: string, open: OpenStore): void {
       it('rejects a malformed job or one that is not JSON with ERR_STORE_WRITE, and stores nothing', async () => {
         const circular: Record<string, unknown> = { value: 'queued' };
         circular['self'] = circular;
-        await expectCode(store.jobs.put({ ...updateJob('j', 'dev-1'), state: circular as { value: string } }), 'ERR_STORE_WRITE');
+        await expectCode(store.jobs.put({ ...updateJob('j', 'dev-1'), state: circular as UpdateJobRecord['state'] }), 'ERR_STORE_WRITE');
         await expectCode(store.jobs.put({ ...updateJob('j', 'dev-1'), createdAt: 'now' } as unknown as UpdateJobRecord), 'ERR_STORE_WRITE');
         await expectCode(store.jobs.put({ ...updateJob('j', 'dev-1'), state: {} } as unknown as UpdateJobRecord), 'ERR_STORE_WRITE');
         await expectCode(store.jobs.put({ ...updateJob('j', ''), endpoint: '' }), 'ERR_STORE_WRITE');
