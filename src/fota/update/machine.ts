@@ -465,14 +465,14 @@ class Builder {
     this.effect(event('updateAnomalyRecorded', this.ctx, { state: this.state.value, attempt: this.state.attempt, input: this.summary, note, ...extra }));
   }
 
-  /** Moves to `to`: timers, history entry and event when the value changes. */
+  /** Moves to `to`: timers; a history entry and an event when the value or the attempt changes. */
   goto(to: JobState, extra: { updateResult?: number; explanation?: string; note?: string } = {}): void {
     const from = this.state;
     const a = 'timer' in from ? from.timer : undefined;
     const b = 'timer' in to ? to.timer : undefined;
     if (a !== undefined && (b === undefined || a.name !== b.name || a.at !== b.at)) this.effect({ type: 'clearTimer', timer: a.name });
     if (b !== undefined && (a === undefined || a.name !== b.name || a.at !== b.at)) this.effect(arm(b, to.attempt));
-    if (from.value !== to.value) {
+    if (from.value !== to.value || from.attempt !== to.attempt) {
       this.history.push({ at: this.now, attempt: to.attempt, state: to.value, input: this.summary, ...extra });
       const data: Record<string, unknown> = { from: from.value, to: to.value, attempt: to.attempt, ...extra };
       if (to.value === 'failed') Object.assign(data, { reason: to.reason, ...(to.lastReason === undefined ? {} : { lastReason: to.lastReason }) });
