@@ -30,8 +30,6 @@ export interface BuildEnvelopeOptions {
   /** Severable elements to carry in the envelope (their digests must be in the manifest). */
   severable?: SuitSeverableElements;
   integratedPayloads?: Array<{ key: string; bytes: Uint8Array }>;
-  /** Default true: wrap in tag 107. */
-  tagged?: boolean;
 }
 
 /**
@@ -41,7 +39,6 @@ export interface BuildEnvelopeOptions {
 export function buildEnvelope(manifestBytes: Uint8Array, options: BuildEnvelopeOptions = {}): Uint8Array {
   const digest = digestOfElement(manifestBytes);
   const env: SuitEnvelope = {
-    tagged: options.tagged ?? true,
     authentication: { digestBytes: encodeCbor(digestToCbor(digest)), digest, blocks: [] },
     manifestBytes,
     severable: options.severable ?? {},

@@ -209,7 +209,7 @@ function severableLines<T>(name: string, s: SuitSeverable<T> | undefined, indent
 export function envelopeTree(r: SuitVerifiedEnvelope | SuitInspection): string {
   const m = r.manifest;
   const out: string[] = [];
-  out.push(`SUIT envelope${r.envelope.tagged ? ' (tag 107)' : ''} — ${r.valid ? 'VERIFIED' : 'NOT VERIFIED (inspection only)'}`);
+  out.push(`SUIT envelope — ${r.valid ? 'VERIFIED' : 'NOT VERIFIED (inspection only)'}`);
   out.push(`  authentication: manifest digest ${digestJson(r.manifestDigest).alg}:${hex(r.manifestDigest.bytes)}${r.valid ? '' : (r as SuitInspection).manifestDigestMatches ? ' (matches)' : ' (DOES NOT MATCH)'}`);
   for (const s of r.signatures) {
     const alg = s.alg === undefined ? s.algName : `${COSE_ALGORITHM_NAMES[s.alg] ?? s.alg} (${s.alg})`;

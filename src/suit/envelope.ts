@@ -40,8 +40,6 @@ export interface SuitSeverableElements {
 
 /** A decoded SUIT_Envelope. */
 export interface SuitEnvelope {
-  /** Wrapped in tag 107 (SUIT_Envelope_Tagged). */
-  tagged: boolean;
   authentication: SuitAuthentication;
   /** The content of the bstr at key 3: a SUIT_Manifest, possibly tagged 1070. Not parsed. */
   manifestBytes: Uint8Array;
@@ -81,20 +79,18 @@ export function encodeAuthentication(auth: SuitAuthentication): Uint8Array {
 }
 
 /**
- * Decodes a SUIT envelope (tag 107 or untagged) far enough to authenticate it.
+ * Decodes a SUIT envelope far enough to authenticate it. The envelope must be tagged 107
+ * (SUIT_Envelope_Tagged, the draft's start rule): accepting the bare map as well would give
+ * every envelope a second encoding that verifies.
  *
  * @throws Lwm2mFotaError `ERR_SUIT_CBOR` when the bytes (or a bstr-wrapped part the
  *   authentication needs) are not well-formed deterministic CBOR; `ERR_SUIT_STRUCTURE` when
  *   they are not a SUIT envelope.
  */
 export function decodeEnvelope(bytes: Uint8Array): SuitEnvelope {
-  let v: CborValue = decodeCbor(bytes);
-  let tagged = false;
-  if (v instanceof CborTag) {
-    if (v.tag !== SuitTag.Envelope) throw structureError(`tag ${v.tag} is not a SUIT envelope (107)`);
-    v = v.value;
-    tagged = true;
-  }
+  const outer: CborValue = decodeCbor(bytes);
+  if (!(outer instanceof CborTag) || outer.tag !== SuitTag.Envelope) throw structureError('not a SUIT_Envelope_Tagged (tag 107)');
+  const v = outer.value;
   if (!(v instanceof CborMap)) throw structureError('SUIT envelope must be a map');
   const authBytes = bstrAt(v, EnvelopeKey.AuthenticationWrapper, 'authentication wrapper');
   if (authBytes === undefined) throw structureError('authentication wrapper (key 2) is missing');
@@ -127,7 +123,7 @@ export function decodeEnvelope(bytes: Uint8Array): SuitEnvelope {
         }
     }
   }
-  return { tagged, authentication: decodeAuthentication(authBytes), manifestBytes, severable, integratedPayloads, extensions };
+  return { authentication: decodeAuthentication(authBytes), manifestBytes, severable, integratedPayloads, extensions };
 }
 
 /** Encodes an envelope deterministically; the exact inverse of `decodeEnvelope`. */
@@ -140,5 +136,5 @@ export function encodeEnvelope(env: SuitEnvelope): Uint8Array {
   if (env.severable.text) m.set(EnvelopeKey.Text, env.severable.text);
   for (const p of env.integratedPayloads) m.set(p.key, p.bytes);
   for (const e of env.extensions) m.set(e[0], e[1]);
-  return encodeCbor(env.tagged ? new CborTag(SuitTag.Envelope, m) : m);
+  return encodeCbor(new CborTag(SuitTag.Envelope, m));
 }

@@ -10,6 +10,8 @@
  * 5. the manifest matches the signed digest            ERR_SUIT_MANIFEST_DIGEST
  *    (only now is the manifest parsed:                 ERR_SUIT_CBOR, ERR_SUIT_STRUCTURE)
  * 6. severed elements match their digests              ERR_SUIT_SEVERED_DIGEST
+ *    integrated payloads match their image digests,
+ *    no unknown (unauthenticated) envelope members     ERR_SUIT_IMAGE_DIGEST, ERR_SUIT_STRUCTURE
  * 7. policy: sequence number, vendor, class            ERR_SUIT_ROLLBACK, ERR_SUIT_VENDOR_MISMATCH, ERR_SUIT_CLASS_MISMATCH
  */
 import { createHash } from 'node:crypto';
@@ -43,8 +45,11 @@ export interface SuitSignatureReport {
   skipped?: 'not-sign1' | 'algorithm-not-allowed' | 'no-trusted-key' | 'unverified-inspection';
 }
 
-/** Where a severable element stands: in the manifest, present and matching, or severed and absent. */
-export type SuitSeveredStatus = 'inline' | 'verified' | 'absent';
+/**
+ * Where a severable element stands: in the manifest, present and matching its digest, or
+ * severed and absent. Inspections (nothing checked) say 'unverified' or 'undecodable'.
+ */
+export type SuitSeveredStatus = 'inline' | 'verified' | 'absent' | 'unverified' | 'undecodable';
 
 /** What both a verification and an inspection report. */
 export interface SuitEnvelopeReport {
@@ -193,8 +198,18 @@ function resolveSeverable(env: SuitEnvelope, manifest: SuitManifest, check: bool
       checkDigestAlgorithm(member.digest, s.name);
       if (!equalBytes(suitDigestOf(element), member.digest.bytes)) throw fail('ERR_SUIT_SEVERED_DIGEST', `${s.name} does not match its digest in the manifest`);
     }
-    (member as { value?: unknown }).value = s.decode(element);
-    status[s.member] = 'verified';
+    if (check) {
+      (member as { value?: unknown }).value = s.decode(element);
+      status[s.member] = 'verified';
+      continue;
+    }
+    // An inspection shows what it can: an element that does not even parse stays unset.
+    try {
+      (member as { value?: unknown }).value = s.decode(element);
+      status[s.member] = 'unverified';
+    } catch {
+      status[s.member] = 'undecodable';
+    }
   }
   return status;
 }
@@ -216,6 +231,8 @@ function applyPolicy(manifest: SuitManifest, p: ResolvedPolicy): void {
   // the shared sequence contains at least Check Vendor Identifier command and at least one
   // Check Class Identifier command"); a policy that names IDs insists on them.
   const checks = identifierChecks(manifest);
+  // Every identifier condition counts, those in try-each alternatives included: a manifest
+  // whose alternatives name a vendor this device class does not accept is refused as a whole.
   const judge = (condition: 'vendor' | 'class', accepted: ReadonlySet<string> | undefined, code: SuitErrorCode): void => {
     if (accepted === undefined) return;
     const mine = checks.filter((c) => c.condition === condition);
@@ -243,7 +260,7 @@ function applyPolicy(manifest: SuitManifest, p: ResolvedPolicy): void {
  * @throws Lwm2mFotaError with one of `ERR_SUIT_POLICY` (the policy itself is malformed),
  *   `ERR_SUIT_CBOR`, `ERR_SUIT_STRUCTURE`, `ERR_SUIT_UNSIGNED`, `ERR_SUIT_ALGORITHM_NOT_ALLOWED`,
  *   `ERR_SUIT_SIGNATURE_INVALID`, `ERR_SUIT_SIGNERS_MISSING`, `ERR_SUIT_MANIFEST_DIGEST`,
- *   `ERR_SUIT_SEVERED_DIGEST`, `ERR_SUIT_ROLLBACK`, `ERR_SUIT_VENDOR_MISMATCH`,
+ *   `ERR_SUIT_SEVERED_DIGEST`, `ERR_SUIT_IMAGE_DIGEST` (an integrated payload), `ERR_SUIT_ROLLBACK`, `ERR_SUIT_VENDOR_MISMATCH`,
  *   `ERR_SUIT_CLASS_MISMATCH`.
  */
 export function verifyEnvelope(bytes: Uint8Array, policy: SuitPolicy): SuitVerifiedEnvelope {
@@ -258,6 +275,8 @@ export function verifyEnvelope(bytes: Uint8Array, policy: SuitPolicy): SuitVerif
   }
   const manifest = decodeManifest(envelope.manifestBytes);
   const severed = resolveSeverable(envelope, manifest, true);
+  const components = summarizeComponents(manifest);
+  checkUnauthenticatedMembers(envelope, components);
   applyPolicy(manifest, p);
   const signers = [...new Set(signatures.filter((s) => s.verified).map((s) => s.keyId!))];
   const roles = [...new Set(signatures.flatMap((s) => (s.verified ? (s.roles ?? []) : [])))];
@@ -270,12 +289,35 @@ export function verifyEnvelope(bytes: Uint8Array, policy: SuitPolicy): SuitVerif
     signatures,
     signers,
     roles,
-    components: summarizeComponents(manifest),
+    components,
     severed,
   };
   const text = textOf(manifest);
   if (text) result.text = text;
   return result;
+}
+
+/**
+ * Envelope members outside the signed manifest. No digest covers an unknown envelope member,
+ * so a verified envelope must not carry one (decoding keeps them; verification refuses them).
+ * An integrated payload must be named by a URI of the manifest, and when that component has
+ * an image digest the payload must match it (§7.6: the payload key is the URI it stands for).
+ */
+function checkUnauthenticatedMembers(env: SuitEnvelope, components: SuitComponentSummary[]): void {
+  const unknown = env.extensions[0];
+  if (unknown !== undefined) throw structureError(`envelope member ${String(unknown[0])} is not covered by any digest`);
+  for (const p of env.integratedPayloads) {
+    const users = components.filter((c) => c.uris.includes(p.key));
+    if (users.length === 0) throw structureError(`integrated payload "${p.key}" is not named by the manifest`);
+    for (const c of users) {
+      if (c.uri !== p.key || !c.imageDigest) continue;
+      checkDigestAlgorithm(c.imageDigest, `image digest of component ${c.index}`);
+      const actual = new Uint8Array(createHash('sha256').update(p.bytes).digest());
+      if (!equalBytes(actual, c.imageDigest.bytes) || (c.imageSize !== undefined && BigInt(p.bytes.length) !== BigInt(c.imageSize))) {
+        throw fail('ERR_SUIT_IMAGE_DIGEST', `integrated payload "${p.key}" does not match the image digest of component ${c.index}`);
+      }
+    }
+  }
 }
 
 /**

@@ -88,6 +88,10 @@ describe('createManifest', () => {
     expect(r.envelope.integratedPayloads[0]!.key).toBe('#firmware');
     checkImage(r.envelope.integratedPayloads[0]!.bytes, r.components[0]!);
     expect(hex(encodeEnvelope(decodeEnvelope(envelope)))).toBe(hex(envelope));
+    // the payload is checked against the image digest during verification
+    const swapped = decodeEnvelope(envelope);
+    swapped.integratedPayloads[0]!.bytes = flip(image, 1);
+    expect(codeOf(() => verifyEnvelope(encodeEnvelope(swapped), { trustedKeys: [{ key: oem }] }))).toBe('ERR_SUIT_IMAGE_DIGEST');
   });
 
   it('needs exactly one of uri, integrated, relativeUri', () => {

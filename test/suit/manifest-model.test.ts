@@ -20,6 +20,16 @@ import {
 } from '../../src/suit';
 import { hex } from './helpers';
 
+function codeOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    if (isLwm2mFotaError(err)) return err.code;
+    throw err;
+  }
+  throw new Error('expected an error');
+}
+
 const seq = (...items: CborValue[]): Uint8Array => encodeCbor(items);
 const uuid = new Uint8Array(16).fill(0xab);
 const digest = encodeCbor([-16, new Uint8Array(32).fill(1)]);
@@ -156,19 +166,39 @@ describe('manifest model', () => {
     ]);
   });
 
-  it('wraps into an envelope (untagged, with a payload and an unknown member) that round-trips and verifies', () => {
+  it('wraps into an envelope that verifies; unknown members survive decode/encode but not verification', () => {
     const key = generateKeyPair('ed25519').privateKey;
-    const tagged = signEnvelope(buildEnvelope(bytes, { integratedPayloads: [{ key: '#a', bytes: new Uint8Array(3) }] }), key);
-    const env = decodeEnvelope(tagged);
-    env.tagged = false;
-    env.extensions.push([99, new Uint8Array([1])]);
-    const untagged = encodeEnvelope(env);
-    expect(hex(encodeEnvelope(decodeEnvelope(untagged)))).toBe(hex(untagged));
-    const r = verifyEnvelope(untagged, { trustedKeys: [{ key }] });
-    expect(r.envelope.tagged).toBe(false);
-    expect(r.envelope.integratedPayloads[0]!.key).toBe('#a');
+    const signed = signEnvelope(buildEnvelope(bytes), key);
+    const policy = { trustedKeys: [{ key }] };
+    const r = verifyEnvelope(signed, policy);
     expect(r.components.map((c) => c.uris)).toEqual([['coap://h/fw'], ['coap://h/fw']]);
-    expect(inspectUnverified(untagged).manifest.referenceUri).toBe('https://example.com/full.suit');
+    expect(r.manifest.referenceUri).toBe('https://example.com/full.suit');
+    const withUnknown = decodeEnvelope(signed);
+    withUnknown.extensions.push([99, new Uint8Array([1])]);
+    const extended = encodeEnvelope(withUnknown);
+    expect(hex(encodeEnvelope(decodeEnvelope(extended)))).toBe(hex(extended));
+    expect(decodeEnvelope(extended).extensions).toEqual([[99, new Uint8Array([1])]]);
+    expect(codeOf(() => verifyEnvelope(extended, policy))).toBe('ERR_SUIT_STRUCTURE');
+    // an integrated payload nobody names, and one that does not match the image digest
+    const unnamed = decodeEnvelope(signed);
+    unnamed.integratedPayloads.push({ key: '#a', bytes: new Uint8Array(3) });
+    expect(codeOf(() => verifyEnvelope(encodeEnvelope(unnamed), policy))).toBe('ERR_SUIT_STRUCTURE');
+    const wrong = decodeEnvelope(signed);
+    wrong.integratedPayloads.push({ key: 'coap://h/fw', bytes: new Uint8Array(1234) });
+    expect(codeOf(() => verifyEnvelope(encodeEnvelope(wrong), policy))).toBe('ERR_SUIT_IMAGE_DIGEST');
+    expect(inspectUnverified(encodeEnvelope(wrong)).envelope.integratedPayloads).toHaveLength(1);
+  });
+
+  it('rejects an envelope without tag 107 (it would be a second encoding of the same envelope)', () => {
+    const key = generateKeyPair('ed25519').privateKey;
+    const signed = signEnvelope(buildEnvelope(bytes), key);
+    const bare = signed.subarray(2); // d8 6b = tag 107
+    try {
+      verifyEnvelope(bare, { trustedKeys: [{ key }] });
+      throw new Error('verified');
+    } catch (err) {
+      expect(isLwm2mFotaError(err, 'ERR_SUIT_STRUCTURE')).toBe(true);
+    }
   });
 
   it.each([

@@ -6,6 +6,7 @@ import { isLwm2mFotaError, type ErrorCode } from '../../src/errors';
 import {
   buildEnvelope,
   CborMap,
+  createManifest,
   CborTag,
   decodeEnvelope,
   encodeCbor,
@@ -126,6 +127,8 @@ describe('negative vectors: severed elements', () => {
     const r = inspectUnverified(flip(bytes, at + 3));
     expect(r.valid).toBe(false);
     expect(r.verified).toBe(false);
+    expect(r.severed.install).toMatch(/^(unverified|undecodable)$/);
+    expect(inspectUnverified(bytes).severed).toEqual({ install: 'unverified', text: 'unverified' });
   });
 });
 
@@ -179,8 +182,19 @@ describe('negative vectors: structure', () => {
 });
 
 describe('properties', () => {
-  const valid = EXAMPLES.map((n) => vector(`${n}.hex`)).concat([vector('derived-example0-multisig.hex'), vector('libcsuit-example2-esp256.hex')]);
   const edKey = { type: 'ed25519' as const, publicKey: fromHex(expected.derived.ed25519Key.publicKeyHex) };
+  const edPrivate = { ...edKey, secretKey: fromHex(expected.derived.ed25519Key.secretKeyHex) };
+  // Ours: image integrated, text severable, two signers.
+  const created = createManifest({
+    image: new Uint8Array(300).fill(7),
+    sequenceNumber: 9,
+    vendorDomain: 'example.com',
+    className: 'c',
+    integrated: true,
+    version: '1.0',
+    signers: [draftPrivate, edPrivate],
+  }).envelope;
+  const valid = EXAMPLES.map((n) => vector(`${n}.hex`)).concat([vector('derived-example0-multisig.hex'), vector('libcsuit-example2-esp256.hex'), created]);
   const both: SuitPolicy = { trustedKeys: [{ key: draftKey }, { key: edKey }], signers: { allSignaturesValid: true } };
 
   function rejectsWithSuitCode(b: Uint8Array): boolean {
