@@ -163,6 +163,13 @@ export interface OutgoingRequest {
   readonly token?: Buffer;
   /** Called after each acknowledged Block1 block (bytes sent so far, total). */
   readonly onProgress?: (sent: number, total: number) => void;
+  /**
+   * Request-Tag (RFC 9175) on Block1 transfers: a Buffer (0..8 bytes) to use, true for a
+   * fresh random one. Default none.
+   */
+  readonly requestTag?: Buffer | boolean;
+  /** Largest Block2-reassembled response accepted (ERR_COAP_TOO_LARGE beyond). Default: the endpoint's `maxResponseBytes`. */
+  readonly maxResponseBytes?: number;
 }
 
 export interface IncomingResponse {
@@ -177,12 +184,24 @@ export interface IncomingResponse {
   readonly options: readonly CoapOption[];
 }
 
-export interface Observation {
+/** A live observation: notifications with `token` go to its listener until `cancel()`. */
+export interface ObservationHandle {
   readonly token: Buffer;
-  /** The response to the registering GET (its code says whether the observation was accepted). */
-  readonly response: IncomingResponse;
-  /** Stop: forget the token locally and send a GET with Observe=1 (reactive cancel on next notification otherwise). */
+  readonly peer: Peer;
+  /**
+   * Stop: forget the token locally and, unless `sendDeregister` is false (or the path is
+   * unknown, for a resumed observation without one), send a GET with Observe=1. Any later
+   * notification with the token is answered with RST (reactive cancel, RFC 7641 §3.6).
+   * Never rejects; a failed deregistration is reported to the endpoint's `onError`.
+   */
   cancel(options?: { sendDeregister?: boolean }): Promise<void>;
+}
+
+export interface Observation extends ObservationHandle {
+  /** The response to the registering GET (its code and Observe option say whether the observation was accepted). */
+  readonly response: IncomingResponse;
+  /** False when the server answered without an Observe option or with an error: no notifications will follow. */
+  readonly established: boolean;
 }
 
 export type NotificationListener = (notification: IncomingResponse) => void;
@@ -192,6 +211,21 @@ export type NotificationListener = (notification: IncomingResponse) => void;
  * restart). Return true to keep it (ACK), false to reject it (RST, the device stops).
  */
 export type OrphanNotificationHandler = (notification: IncomingResponse) => boolean;
+
+/**
+ * How datagrams reach the wire: plain UDP now (`UdpChannel`), a DTLS session per peer later.
+ * The endpoint needs nothing else from the transport.
+ */
+export interface DatagramChannel {
+  /** Sends one datagram; never throws. A failure goes to `callback` when given, else to the error listener. */
+  send(datagram: Buffer, peer: Peer, callback?: (err: Error | null) => void): void;
+  /** The one listener for incoming datagrams (a second call replaces the first). */
+  onDatagram(listener: (datagram: Buffer, peer: Peer) => void): void;
+  /** Socket-level errors that belong to no particular send. */
+  onError(listener: (err: Error) => void): void;
+  address(): { address: string; port: number; family: string };
+  close(): Promise<void>;
+}
 
 export interface CoapEndpointOptions {
   /** Default 5683. 0 = any free port. */
@@ -205,6 +239,14 @@ export interface CoapEndpointOptions {
   readonly dedupCapacity?: number;
   /** Upper bound on concurrent Block1 reassemblies. Default 10 000. */
   readonly maxReassemblies?: number;
+  /** Upper bound on bytes buffered by all Block1 reassemblies together. Default 64 MiB. */
+  readonly maxReassemblyBytes?: number;
+  /** A Block1 reassembly with no block for this long (ms) is dropped. Default `maxTransmitWaitMs`. */
+  readonly blockIdleTimeoutMs?: number;
+  /** Default limit for Block2-reassembled responses on the client side. Default 16 MiB. */
+  readonly maxResponseBytes?: number;
+  /** Use this channel instead of binding a UDP socket (`port`/`host` are then ignored). */
+  readonly channel?: DatagramChannel;
   /** Called with every error the endpoint handles instead of throwing (bad datagrams, handler throws). */
   readonly onError?: (err: Error, peer?: Peer) => void;
 }
@@ -216,10 +258,20 @@ export interface CoapEndpoint {
   route(prefix: readonly string[], handler: RequestHandler, options?: RouteOptions): void;
   /** A request to a peer, sent from this endpoint's socket and port. Resolves with any response code; throws only when no usable answer came (ERR_COAP_TIMEOUT, ERR_COAP_RESET, ERR_COAP_CLOSED…). */
   request(peer: Peer, req: OutgoingRequest): Promise<IncomingResponse>;
-  /** GET with Observe=0; notifications go to `listener` until cancelled. */
+  /** GET with Observe=0; notifications go to `listener` until cancelled. Throws like `request()`. */
   observe(peer: Peer, req: OutgoingRequest, listener: NotificationListener): Promise<Observation>;
-  /** Re-attach a listener to a token known from a previous life (persisted observation). */
-  resumeObservation(peer: Peer, token: Buffer, listener: NotificationListener): Observation;
+  /**
+   * Re-attach a listener to a token known from a previous life (persisted observation).
+   * `path` (the observed Uri-Path) lets `cancel()` deregister actively.
+   */
+  resumeObservation(peer: Peer, token: Buffer, listener: NotificationListener, path?: readonly string[] | string): ObservationHandle;
+  /**
+   * Server side of RFC 7641 (used by the device emulator): send a notification with
+   * `token` to an observer. Confirmable by default: resolves on the ACK, throws
+   * ERR_COAP_RESET when the observer rejected it (it is gone) or ERR_COAP_TIMEOUT.
+   * A payload larger than one block is sent as its first Block2 block (RFC 7959 §3.4).
+   */
+  notify(peer: Peer, token: Buffer, response: OutgoingResponse, options?: { confirmable?: boolean }): Promise<void>;
   setOrphanNotificationHandler(handler: OrphanNotificationHandler): void;
   close(): Promise<void>;
 }

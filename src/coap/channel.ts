@@ -1,0 +1,111 @@
+/**
+ * Datagram channels: how CoAP messages reach the wire. The endpoint only sees this
+ * interface, so a DTLS channel (one session per peer, memory BIOs over the same UDP socket)
+ * slots in later without touching the message layer or anything above it.
+ */
+import * as dgram from 'node:dgram';
+import { isIPv4 } from 'node:net';
+import { Lwm2mFotaError } from '../errors';
+import type { DatagramChannel, Peer } from './types';
+
+export type { DatagramChannel };
+
+export type ChannelAddress = ReturnType<DatagramChannel['address']>;
+export type DatagramListener = (datagram: Buffer, peer: Peer) => void;
+
+export interface UdpChannelOptions {
+  /** Default '::' (dual stack). An IPv4 address binds an udp4 socket. */
+  readonly host?: string;
+  /** Default 5683; 0 = any free port. */
+  readonly port?: number;
+}
+
+const V4_MAPPED = '::ffff:';
+
+/** The peer address as a dual-stack socket reports it: IPv4 peers become `::ffff:a.b.c.d`. */
+export function canonicalAddress(address: string): string {
+  return address.startsWith(V4_MAPPED) ? address : isIPv4(address) ? V4_MAPPED + address : address;
+}
+
+/**
+ * Plain UDP on node:dgram. Dual stack by default (`udp6`, `ipv6Only: false`); never shares
+ * its port (`reuseAddr: false`, unlike node-coap's default).
+ */
+export class UdpChannel implements DatagramChannel {
+  private listener: DatagramListener = () => {};
+  private errorListener: (err: Error) => void = () => {};
+  private closed = false;
+  private readonly v6: boolean;
+
+  private constructor(
+    private readonly socket: dgram.Socket,
+    type: 'udp4' | 'udp6',
+  ) {
+    this.v6 = type === 'udp6';
+    socket.on('message', (msg, rinfo) => this.listener(msg, rinfo));
+    socket.on('error', (err) => this.errorListener(err));
+  }
+
+  /** Binds a socket. Throws ERR_COAP_BIND when the address is taken or invalid. */
+  static async bind(options: UdpChannelOptions = {}): Promise<UdpChannel> {
+    const host = options.host ?? '::';
+    const port = options.port ?? 5683;
+    const type = isIPv4(host) ? 'udp4' : 'udp6';
+    const socket = dgram.createSocket({ type, reuseAddr: false, ...(type === 'udp6' ? { ipv6Only: false } : {}) });
+    await new Promise<void>((resolve, reject) => {
+      const onError = (err: Error): void => {
+        socket.close();
+        reject(new Lwm2mFotaError('ERR_COAP_BIND', `cannot bind UDP ${host} port ${port}: ${err.message}`, { cause: err, context: { host, port } }));
+      };
+      socket.once('error', onError);
+      socket.bind({ port, address: host, exclusive: true }, () => {
+        socket.removeListener('error', onError);
+        resolve();
+      });
+    });
+    return new UdpChannel(socket, type);
+  }
+
+  send(datagram: Buffer, peer: Peer, callback?: (err: Error | null) => void): void {
+    if (this.closed) {
+      callback?.(new Error('channel closed'));
+      return;
+    }
+    let address = peer.address;
+    // A dual-stack socket cannot send to a bare IPv4 literal (EINVAL); an udp4 socket cannot
+    // send to an IPv4-mapped address.
+    if (this.v6) {
+      // Addresses taken from incoming datagrams always contain ':' here; test cheaply first.
+      if (address.indexOf(':') === -1 && isIPv4(address)) address = V4_MAPPED + address;
+    } else if (address.startsWith(V4_MAPPED)) {
+      address = address.slice(V4_MAPPED.length);
+    }
+    try {
+      if (callback) this.socket.send(datagram, peer.port, address, callback);
+      else this.socket.send(datagram, peer.port, address);
+    } catch (err) {
+      // dgram throws synchronously for a bad port or a closed socket.
+      if (callback) callback(err as Error);
+      else this.errorListener(err as Error);
+    }
+  }
+
+  onDatagram(listener: DatagramListener): void {
+    this.listener = listener;
+  }
+
+  onError(listener: (err: Error) => void): void {
+    this.errorListener = listener;
+  }
+
+  address(): ChannelAddress {
+    const a = this.socket.address();
+    return { address: a.address, port: a.port, family: a.family };
+  }
+
+  close(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    this.closed = true;
+    return new Promise((resolve) => this.socket.close(() => resolve()));
+  }
+}

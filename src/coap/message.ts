@@ -1,0 +1,349 @@
+/**
+ * The wire format (RFC 7252 §3): parsing builds on `coap-packet`, plus the format checks it
+ * leaves out; encoding is our own single-allocation writer (coap-packet's `generate` sorts,
+ * allocates one Buffer per option and decodes the payload to a string to test emptiness —
+ * measurably slower on the hot path, see bench/coap-get.ts).
+ */
+import { parse as parsePacket } from 'coap-packet';
+import type { CoapOption } from './types';
+import { OptionNumber } from './types';
+
+export const MessageType = { CON: 0, NON: 1, ACK: 2, RST: 3 } as const;
+export type MessageType = (typeof MessageType)[keyof typeof MessageType];
+
+/** A decoded datagram. `code` is the raw code byte (class << 5 | detail). */
+export interface Message {
+  type: MessageType;
+  code: number;
+  messageId: number;
+  token: Buffer;
+  /** Sorted by option number (the wire order). */
+  options: CoapOption[];
+  payload: Buffer;
+}
+
+/** Thrown by `decode` for a datagram that is not a well-formed CoAP message. */
+export class MessageFormatError extends Error {
+  override readonly name = 'MessageFormatError';
+  /** Header fields, when the 4-byte header could be read (lets the caller answer a CON with RST). */
+  readonly header: { type: MessageType; messageId: number } | undefined;
+  constructor(message: string, header: { type: MessageType; messageId: number } | undefined) {
+    super(message);
+    this.header = header;
+  }
+}
+
+// coap-packet reports option names for the numbers it knows, and the number as a string
+// otherwise; map both back to numbers.
+const NAME_TO_NUMBER: Record<string, number> = {
+  'If-Match': 1,
+  'Uri-Host': 3,
+  ETag: 4,
+  'If-None-Match': 5,
+  Observe: 6,
+  'Uri-Port': 7,
+  'Location-Path': 8,
+  OSCORE: 9,
+  'Uri-Path': 11,
+  'Content-Format': 12,
+  'Max-Age': 14,
+  'Uri-Query': 15,
+  'Hop-Limit': 16,
+  Accept: 17,
+  'Q-Block1': 19,
+  'Location-Query': 20,
+  Block2: 23,
+  Block1: 27,
+  Size2: 28,
+  'Q-Block2': 31,
+  'Proxy-Uri': 35,
+  'Proxy-Scheme': 39,
+  Size1: 60,
+  'No-Response': 258,
+  'OCF-Accept-Content-Format-Version': 2049,
+  'OCF-Content-Format-Version': 2053,
+};
+
+function optionNumber(name: string | number): number {
+  if (typeof name === 'number') return name;
+  const n = NAME_TO_NUMBER[name];
+  return n !== undefined ? n : parseInt(name, 10);
+}
+
+function valueEnd(value: Buffer, buf: Buffer): number {
+  return value.byteOffset - buf.byteOffset + value.length;
+}
+
+function extLength(nibble: number, buf: Buffer, pos: number): number {
+  if (nibble === 13) return (buf[pos] ?? 0) + 13;
+  if (nibble === 14) return ((buf[pos] ?? 0) << 8 | (buf[pos + 1] ?? 0)) + 269;
+  return nibble;
+}
+
+/**
+ * Decodes one datagram. Throws `MessageFormatError` for anything RFC 7252 §3 calls a
+ * message format error (wrong version, reserved token length or option nibble, truncated
+ * option, payload marker without payload, non-empty Empty message).
+ */
+export function decode(buf: Buffer): Message {
+  if (buf.length < 4) throw new MessageFormatError('datagram shorter than the CoAP header', undefined);
+  const b0 = buf[0] as number;
+  const header = { type: ((b0 >> 4) & 3) as MessageType, messageId: (buf[2] as number) << 8 | (buf[3] as number) };
+  if (b0 >> 6 !== 1) throw new MessageFormatError('unsupported CoAP version', undefined);
+  // RFC 7252 §3: "Lengths 9-15 are reserved, MUST NOT be sent, and MUST be processed as a message format error."
+  if ((b0 & 15) > 8) throw new MessageFormatError('reserved token length', header);
+  let p;
+  try {
+    p = parsePacket(buf);
+  } catch (err) {
+    throw new MessageFormatError((err as Error).message, header);
+  }
+  const raw = p.options;
+  const n = raw.length;
+  const options: CoapOption[] = new Array(n);
+  for (let i = 0; i < n; i++) {
+    const o = raw[i] as { name: string | number; value: Buffer };
+    options[i] = { number: optionNumber(o.name), value: o.value };
+  }
+  // Where the options end (token length ≤ 8 here, so no extended token length bytes).
+  let end = 4 + p.token.length;
+  if (n > 0) {
+    // coap-packet silently truncates an option whose length runs past the datagram: re-read
+    // the declared length of the last option from its header byte.
+    const lastValue = (raw[n - 1] as { value: Buffer }).value;
+    const headerPos = n === 1 ? end : valueEnd((raw[n - 2] as { value: Buffer }).value, buf);
+    const h = buf[headerPos] as number;
+    const dn = h >> 4;
+    const declared = extLength(h & 15, buf, headerPos + 1 + (dn === 13 ? 1 : dn === 14 ? 2 : 0));
+    end = lastValue.byteOffset - buf.byteOffset + declared;
+    if (declared !== lastValue.length || end > buf.length) {
+      throw new MessageFormatError('option runs past the end of the datagram', header);
+    }
+  }
+  // RFC 7252 §3: a payload marker followed by a zero-length payload MUST be processed as a format error.
+  if (p.payload.length === 0 && end < buf.length) {
+    throw new MessageFormatError('payload marker without payload', header);
+  }
+  return {
+    type: header.type,
+    code: buf[1] as number,
+    messageId: header.messageId,
+    token: p.token,
+    options,
+    payload: p.payload,
+  };
+}
+
+// ---------------------------------------------------------------------------------------
+// Encoding
+
+function extBytes(x: number): number {
+  return x < 13 ? 0 : x < 269 ? 1 : 2;
+}
+
+/**
+ * Encodes one message into a fresh Buffer. `options` must be sorted by number (stable:
+ * repeated options keep their order). The payload is copied once, into the datagram.
+ */
+export function encode(
+  type: MessageType,
+  code: number,
+  messageId: number,
+  token: Buffer,
+  options: readonly CoapOption[],
+  payload: Buffer | undefined,
+): Buffer {
+  const tkl = token.length;
+  let len = 4 + tkl;
+  let prev = 0;
+  for (let i = 0; i < options.length; i++) {
+    const o = options[i] as CoapOption;
+    const d = o.number - prev;
+    const l = o.value.length;
+    len += 1 + extBytes(d) + extBytes(l) + l;
+    prev = o.number;
+  }
+  const pl = payload === undefined ? 0 : payload.length;
+  if (pl > 0) len += 1 + pl;
+  const buf = Buffer.allocUnsafe(len);
+  buf[0] = 0x40 | (type << 4) | tkl;
+  buf[1] = code;
+  buf[2] = messageId >> 8;
+  buf[3] = messageId & 0xff;
+  let pos = 4;
+  if (tkl > 0) pos += token.copy(buf, pos);
+  prev = 0;
+  for (let i = 0; i < options.length; i++) {
+    const o = options[i] as CoapOption;
+    const d = o.number - prev;
+    const l = o.value.length;
+    const hp = pos++;
+    let h: number;
+    if (d < 13) h = d << 4;
+    else if (d < 269) {
+      h = 13 << 4;
+      buf[pos++] = d - 13;
+    } else {
+      h = 14 << 4;
+      buf[pos++] = (d - 269) >> 8;
+      buf[pos++] = (d - 269) & 0xff;
+    }
+    if (l < 13) h |= l;
+    else if (l < 269) {
+      h |= 13;
+      buf[pos++] = l - 13;
+    } else {
+      h |= 14;
+      buf[pos++] = (l - 269) >> 8;
+      buf[pos++] = (l - 269) & 0xff;
+    }
+    buf[hp] = h;
+    if (l > 0) pos += o.value.copy(buf, pos);
+    prev = o.number;
+  }
+  if (pl > 0) {
+    buf[pos++] = 0xff;
+    (payload as Buffer).copy(buf, pos);
+  }
+  return buf;
+}
+
+/** An Empty message (ACK or RST) for `messageId`. */
+export function encodeEmpty(type: MessageType, messageId: number): Buffer {
+  const buf = Buffer.allocUnsafe(4);
+  buf[0] = 0x40 | (type << 4);
+  buf[1] = 0;
+  buf[2] = messageId >> 8;
+  buf[3] = messageId & 0xff;
+  return buf;
+}
+
+// ---------------------------------------------------------------------------------------
+// Codes
+
+const codeByteCache = new Map<string, number>();
+const codeStringCache: string[] = new Array(256);
+for (let i = 0; i < 256; i++) {
+  const d = i & 31;
+  codeStringCache[i] = `${i >> 5}.${d < 10 ? '0' : ''}${d}`;
+}
+
+/** "2.05" → 0x45. Throws a TypeError for anything that is not c.dd with c ≤ 7, dd ≤ 31. */
+export function codeToByte(code: string): number {
+  const cached = codeByteCache.get(code);
+  if (cached !== undefined) return cached;
+  const m = /^([0-7])\.([0-3][0-9])$/.exec(code);
+  const detail = m ? parseInt(m[2] as string, 10) : 99;
+  if (!m || detail > 31) throw new TypeError(`not a CoAP code: ${code}`);
+  const byte = (parseInt(m[1] as string, 10) << 5) | detail;
+  if (codeByteCache.size < 512) codeByteCache.set(code, byte);
+  return byte;
+}
+
+/** 0x45 → "2.05". */
+export function codeToString(byte: number): string {
+  return codeStringCache[byte & 0xff] as string;
+}
+
+export const MethodCode: Record<string, number> = { GET: 1, POST: 2, PUT: 3, DELETE: 4, FETCH: 5, PATCH: 6, iPATCH: 7 };
+export const MethodName: readonly (string | undefined)[] = [undefined, 'GET', 'POST', 'PUT', 'DELETE', 'FETCH', 'PATCH', 'iPATCH'];
+
+// ---------------------------------------------------------------------------------------
+// Option values
+
+const EMPTY = Buffer.alloc(0);
+const smallUints: Buffer[] = [];
+for (let i = 0; i < 256; i++) smallUints.push(i === 0 ? EMPTY : Buffer.from([i]));
+
+/** Minimal big-endian unsigned integer (RFC 7252 §3.2 "uint"); 0 is the empty value. Values < 256 share buffers. */
+export function encodeUint(value: number): Buffer {
+  if (value < 256 && value >= 0) return smallUints[value] as Buffer;
+  if (value < 0x10000) return Buffer.from([value >> 8, value & 0xff]);
+  if (value < 0x1000000) return Buffer.from([value >> 16, (value >> 8) & 0xff, value & 0xff]);
+  return Buffer.from([(value >>> 24) & 0xff, (value >> 16) & 0xff, (value >> 8) & 0xff, value & 0xff]);
+}
+
+/** Reads a uint option value of up to 4 bytes (longer values: the low 4 bytes… callers check length). */
+export function decodeUint(buf: Buffer): number {
+  let v = 0;
+  for (let i = 0; i < buf.length; i++) v = v * 256 + (buf[i] as number);
+  return v;
+}
+
+export interface BlockValue {
+  readonly num: number;
+  readonly more: boolean;
+  /** SZX 0..6 */
+  readonly szx: number;
+  /** 2^(szx+4) */
+  readonly size: number;
+}
+
+/** Decodes a Block1/Block2 value; undefined when malformed (longer than 3 bytes or SZX 7). */
+export function decodeBlock(buf: Buffer): BlockValue | undefined {
+  if (buf.length > 3) return undefined;
+  const v = decodeUint(buf);
+  const szx = v & 7;
+  // RFC 7959 §2.2: SZX 7 is reserved and "MUST lead to a 4.00 Bad Request response code upon reception in a request".
+  if (szx === 7) return undefined;
+  return { num: Math.floor(v / 16), more: (v & 8) !== 0, szx, size: 1 << (szx + 4) };
+}
+
+export function encodeBlock(num: number, more: boolean, szx: number): Buffer {
+  return encodeUint(num * 16 + (more ? 8 : 0) + szx);
+}
+
+/** Block size (16..1024) → SZX; rounds down to a power of two, clamps to 16..1024. */
+export function sizeToSzx(size: number): number {
+  let szx = 0;
+  while (szx < 6 && 1 << (szx + 5) <= size) szx++;
+  return szx;
+}
+
+/** Options with `number`, in order. */
+export function findOption(options: readonly CoapOption[], number: number): Buffer | undefined {
+  for (let i = 0; i < options.length; i++) {
+    const o = options[i] as CoapOption;
+    if (o.number === number) return o.value;
+    if (o.number > number) return undefined;
+  }
+  return undefined;
+}
+
+export function stringOptions(options: readonly CoapOption[], number: number): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < options.length; i++) {
+    const o = options[i] as CoapOption;
+    if (o.number === number) out.push(o.value.toString('utf8'));
+    else if (o.number > number) break;
+  }
+  return out;
+}
+
+/** Stable sort by option number (insertion sort: option lists are short and nearly sorted). */
+export function sortOptions(options: CoapOption[]): CoapOption[] {
+  for (let i = 1; i < options.length; i++) {
+    const o = options[i] as CoapOption;
+    let j = i - 1;
+    while (j >= 0 && (options[j] as CoapOption).number > o.number) {
+      options[j + 1] = options[j] as CoapOption;
+      j--;
+    }
+    options[j + 1] = o;
+  }
+  return options;
+}
+
+/** Uri-Path segments of a path string ("/5/0/1" → ["5","0","1"]). */
+export function splitPath(path: readonly string[] | string): readonly string[] {
+  if (typeof path !== 'string') return path;
+  return path.split('/').filter((s) => s.length > 0);
+}
+
+/** Options known to this layer; an unknown critical (odd) option in a request gets 4.02 (RFC 7252 §5.4.1). */
+const KNOWN = new Set<number>(Object.values(OptionNumber));
+export function isKnownOption(number: number): boolean {
+  return KNOWN.has(number);
+}
+
+export { EMPTY as EMPTY_BUFFER };
