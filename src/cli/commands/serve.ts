@@ -1,0 +1,62 @@
+import type { Command } from 'commander';
+import { createServer } from '../../server';
+import { action, parseIntOption } from '../run';
+
+interface ServeOptions {
+  coapPort: string;
+  coapHost: string;
+  httpPort: string;
+  httpHost: string;
+  dataDir: string;
+  objects?: string[];
+  lifetimeGrace: string;
+}
+
+export function register(program: Command): void {
+  program
+    .command('serve')
+    .description('run the LwM2M server (CoAP registration interface, firmware repository, REST API)')
+    .option('--coap-port <port>', 'UDP port for CoAP', '5683')
+    .option('--coap-host <addr>', 'address to bind CoAP to (:: = IPv6 and IPv4)', '::')
+    .option('--http-port <port>', 'TCP port for the REST API', '8080')
+    .option('--http-host <addr>', 'address to bind the REST API to', '127.0.0.1')
+    .option('--data-dir <dir>', 'data directory (SQLite database, API token, firmware)', './data')
+    .option('--objects <dir...>', 'extra folders of OMA DDF XML object definitions')
+    .option('--lifetime-grace <seconds>', 'extra seconds after a lifetime before a silent device is dropped', '0')
+    .action(
+      action(async (opts: ServeOptions) => {
+        const coapPort = parseIntOption('--coap-port', opts.coapPort, 0, 65535);
+        const httpPort = parseIntOption('--http-port', opts.httpPort, 0, 65535);
+        const grace = parseIntOption('--lifetime-grace', opts.lifetimeGrace, 0, 86400);
+        const log = (line: string): void => {
+          process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+        };
+        const server = await createServer({
+          dataDir: opts.dataDir,
+          coapPort,
+          coapHost: opts.coapHost,
+          httpPort,
+          httpHost: opts.httpHost,
+          lifetimeGraceMs: grace * 1000,
+          ...(opts.objects ? { objectDirs: opts.objects } : {}),
+          log,
+        });
+        const c = server.coap.address();
+        const h = server.api?.address();
+        const host = c.address.includes(':') ? `[${c.address}]` : c.address;
+        process.stdout.write(`lwm2m-fota listening: coap://${host}:${c.port} (registration at /rd)\n`);
+        if (h) process.stdout.write(`REST API: http://${h.address}:${h.port}/api (token in ${server.dataDir}/api-token or LWM2M_FOTA_TOKEN)\n`);
+        process.stdout.write(`data: ${server.dataDir} · ${server.registrations.count()} registered device(s) loaded\n`);
+        await new Promise<void>((resolve) => {
+          const stop = (): void => {
+            process.off('SIGINT', stop);
+            process.off('SIGTERM', stop);
+            log('shutting down');
+            void server.close().then(resolve);
+          };
+          process.on('SIGINT', stop);
+          process.on('SIGTERM', stop);
+        });
+      }),
+    );
+}

@@ -1,0 +1,118 @@
+import { join, resolve } from 'node:path';
+import { createApiServer, type ApiServer } from './api/api-server';
+import type { Router } from './api/http';
+import { loadOrCreateToken } from './api/token';
+import { createCoapEndpoint } from './coap';
+import type { CoapEndpoint, TransmissionParameters } from './coap/types';
+import { EventBus } from './events';
+import { RegistrationService } from './lwm2m/registration/registration-service';
+import { openSqliteStore } from './store';
+import type { Store } from './store/types';
+
+export interface ServerOptions {
+  /** Where the SQLite file, the API token and firmware live. Default ./data. */
+  readonly dataDir?: string;
+  /** CoAP UDP port (default 5683; 0 = any free port). */
+  readonly coapPort?: number;
+  /** CoAP bind address (default '::', dual stack). */
+  readonly coapHost?: string;
+  /** REST API port (default 8080; 0 = any free port; false = no HTTP API). */
+  readonly httpPort?: number | false;
+  /** REST API bind address (default 127.0.0.1). */
+  readonly httpHost?: string;
+  /** API token; default: LWM2M_FOTA_TOKEN, else <dataDir>/api-token (created on first start). */
+  readonly token?: string;
+  /** Extra folders of DDF XML object definitions. */
+  readonly objectDirs?: readonly string[];
+  readonly transmission?: Partial<TransmissionParameters>;
+  /** Extra time after a registration's lifetime before it expires (default 0). */
+  readonly lifetimeGraceMs?: number;
+  /** How often lifetimes are checked (default 1000 ms). */
+  readonly expirySweepMs?: number;
+  /** One line per notable thing (registrations, errors). */
+  readonly log?: (line: string) => void;
+}
+
+/** A running lwm2m-fota server. */
+export interface Lwm2mFotaServer {
+  readonly dataDir: string;
+  readonly coap: CoapEndpoint;
+  readonly store: Store;
+  readonly events: EventBus;
+  readonly registrations: RegistrationService;
+  readonly api: ApiServer | undefined;
+  readonly token: string;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts the server: opens the store, loads registrations (expiring those whose lifetime
+ * ran out while it was down), binds CoAP and the REST API.
+ *
+ * Throws ERR_STORE_OPEN / ERR_STORE_SCHEMA (data directory), ERR_COAP_BIND (UDP port),
+ * ERR_API_UNREACHABLE (HTTP port).
+ */
+export async function createServer(options: ServerOptions = {}): Promise<Lwm2mFotaServer> {
+  const dataDir = resolve(options.dataDir ?? './data');
+  const log = options.log ?? (() => {});
+  const store = openSqliteStore({ file: join(dataDir, 'lwm2m-fota.sqlite') });
+  const cleanup: Array<() => Promise<void> | void> = [() => store.close()];
+  try {
+    const events = new EventBus(store.events);
+    const registrations = await RegistrationService.start({
+      store: store.registrations,
+      events,
+      ...(options.lifetimeGraceMs === undefined ? {} : { lifetimeGraceMs: options.lifetimeGraceMs }),
+      ...(options.expirySweepMs === undefined ? {} : { sweepIntervalMs: options.expirySweepMs }),
+    });
+    cleanup.unshift(() => registrations.close());
+    registrations.onChange((c) => {
+      const r = c.registration;
+      if (c.type === 'registered') log(`registered ${r.endpoint} (${r.registrationId}) from [${r.address}]:${r.port} lwm2m=${r.lwm2mVersion} lt=${r.lifetime} b=${r.binding}`);
+      else if (c.type === 'updated') log(`updated ${r.endpoint} (${r.registrationId})`);
+      else log(`${c.type} ${r.endpoint} (${r.registrationId})`);
+    });
+
+    const coap = await createCoapEndpoint({
+      port: options.coapPort ?? 5683,
+      host: options.coapHost ?? '::',
+      ...(options.transmission === undefined ? {} : { transmission: options.transmission }),
+      onError: (err, peer) => log(`coap: ${err.message}${peer ? ` (from [${peer.address}]:${peer.port})` : ''}`),
+    });
+    cleanup.unshift(() => coap.close());
+    registrations.attach(coap);
+
+    const token = options.token ?? loadOrCreateToken(dataDir);
+    let api: ApiServer | undefined;
+    if (options.httpPort !== false) {
+      api = await createApiServer({
+        host: options.httpHost ?? '127.0.0.1',
+        port: options.httpPort ?? 8080,
+        token,
+        registrations,
+        events,
+        extraRoutes: (router: Router) => void router,
+      });
+      cleanup.unshift(() => api!.close());
+    }
+
+    let closed = false;
+    return {
+      dataDir,
+      coap,
+      store,
+      events,
+      registrations,
+      api,
+      token,
+      async close() {
+        if (closed) return;
+        closed = true;
+        for (const c of cleanup) await c();
+      },
+    };
+  } catch (err) {
+    for (const c of cleanup) await Promise.resolve(c()).catch(() => {});
+    throw err;
+  }
+}
