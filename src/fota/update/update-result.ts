@@ -79,7 +79,7 @@ const RESULT_REASONS: Readonly<Record<FailureResult, DeviceFailureReason>> = {
 };
 
 const RESULT_EXPLANATIONS: Readonly<Record<UpdateResult, string>> = {
-  0: 'No download or update has finished yet (Update Result 0, initial value).',
+  0: 'No download or update has finished yet: the initial value (Update Result 0).',
   1: 'The firmware was updated successfully (Update Result 1).',
   2: 'The device does not have enough flash storage for the firmware package (Update Result 2).',
   3: 'The device ran out of RAM while downloading the firmware package (Update Result 3).',
