@@ -378,7 +378,10 @@ export function isTerminal(state: JobState): state is TerminalState {
   return state.value === 'succeeded' || state.value === 'failed' || state.value === 'cancelled';
 }
 
-/** Cancel is possible until Update was sent (and for a finished job it is a no-op). */
+/**
+ * Cancel is possible until Update was sent. When false for an active job, the operator
+ * surface answers ERR_FOTA_CANCEL_TOO_LATE (the machine itself only records the refusal).
+ */
 export function canCancel(state: JobState): boolean {
   return state.value === 'queued' || state.value === 'delivering' || state.value === 'downloaded' || state.value === 'cancelling';
 }
@@ -458,10 +461,15 @@ class Builder {
     this.effects.push(...effects);
   }
 
-  /** Records an anomaly: history entry, step note, event. The state stays as it is. */
-  anomaly(note: string, extra: { updateResult?: number } = {}): void {
+  /** Records a note: history entry and step note. The state stays as it is. */
+  record(note: string, extra: { updateResult?: number } = {}): void {
     this.note = this.note === undefined ? note : `${this.note}; ${note}`;
     this.history.push({ at: this.now, attempt: this.state.attempt, state: this.state.value, input: this.summary, ...extra, note });
+  }
+
+  /** Records an anomaly (a device report against the rules): note, history entry, event. */
+  anomaly(note: string, extra: { updateResult?: number } = {}): void {
+    this.record(note, extra);
     this.effect(event('updateAnomalyRecorded', this.ctx, { state: this.state.value, attempt: this.state.attempt, input: this.summary, note, ...extra }));
   }
 
@@ -695,6 +703,9 @@ function timerDue(s: ActiveState, name: TimerName, now: number): boolean {
 // ---------------------------------------------------------------------------------------
 // The transition function
 
+/** The note of a refused cancel; the operator surface answers ERR_FOTA_CANCEL_TOO_LATE. */
+const TOO_LATE = 'cancel refused: Update was already executed; the installation cannot be cancelled';
+
 /**
  * Pure: what the job becomes after `input`, and what the runner must do next.
  *
@@ -841,8 +852,10 @@ function onDelivery(b: Builder, s: DeliveringState | DownloadedState, input: Job
       }
       if (isSuccess(input.code)) {
         if (!s.started) b.state = { ...s, started: true };
-        // A failure Result that overtook this answer was ignored as an old one; after the
-        // reset and an accepted write the Result is fresh: read it.
+        // A report that overtook this answer (Downloaded, a failure Result) was ignored as
+        // an old one. After the reset (or from a device known to be clean) and an accepted
+        // write, a read is fresh: ask again.
+        if (s.device.state === FirmwareState.Downloaded) b.effect(READ_STATE);
         const r = s.device.result;
         if (r !== undefined && r !== UpdateResult.Initial && r !== UpdateResult.Success) b.effect(READ_RESULT);
       } else {
@@ -1004,7 +1017,7 @@ function onUpdating(b: Builder, s: UpdatingState, input: JobInput): void {
       if (timerDue(s, input.timer, b.now)) failOrRetry(b, s, 'timeout', timeoutExplanation(input.timer, s));
       return;
     case 'cancel':
-      b.note = 'Update was already executed; the installation cannot be cancelled';
+      b.record(TOO_LATE);
       return;
     default:
       return;
@@ -1034,7 +1047,7 @@ function onRebooting(b: Builder, s: RebootingState, input: JobInput): void {
       if (timerDue(s, input.timer, b.now)) failOrRetry(b, s, 'timeout', timeoutExplanation(input.timer, s));
       return;
     case 'cancel':
-      b.note = 'Update was already executed; the installation cannot be cancelled';
+      b.record(TOO_LATE);
       return;
     default:
       return; // contactLost, deregistered: expected while it reboots
@@ -1139,7 +1152,7 @@ function onVerifying(b: Builder, s: VerifyingState, input: JobInput): void {
       return;
     }
     case 'cancel':
-      b.note = 'Update was already executed; the installation cannot be cancelled';
+      b.record(TOO_LATE);
       return;
     default:
       return;

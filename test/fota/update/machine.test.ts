@@ -407,7 +407,13 @@ describe('cancel in every state', () => {
     { name: 'cancelled → nothing', start: CANCELLED, input: { type: 'cancel' }, target: CANCELLED, actions: [], note: /already ended/ },
   ];
   test.each(rows)('$name', (row) => {
-    check(row);
+    const step = check(row);
+    // A refused cancel is recorded in the active job's history; a finished job never changes.
+    if (row.note !== undefined && !isTerminal(row.start)) {
+      expect(step.history).toEqual([expect.objectContaining({ note: step.note, input: 'cancel' })]);
+      expect(step.persist).toBe(true);
+    }
+    if (isTerminal(row.start)) expect(step.persist).toBe(false);
   });
 
   it('canCancel says where a cancel is possible', () => {
@@ -560,6 +566,13 @@ describe('answers to our requests', () => {
       input: { type: 'deliveryFinished', code: '4.13' },
       target: { value: 'delivering', rejected: '4.13' },
       actions: ['readResult'],
+    },
+    {
+      name: 'URI write accepted after Downloaded overtook it → read the State again',
+      start: delivering({ started: false, device: { state: 2, result: 0 } }),
+      input: { type: 'writeAnswered', write: 'packageUri', code: '2.04' },
+      target: { value: 'delivering', started: true },
+      actions: ['readState'],
     },
     {
       name: 'URI write accepted after a failure Result overtook it → read the Result again',
