@@ -4,12 +4,17 @@
  * `--seconds` (default 5) after a 1 s warm-up. The server under test runs in this process;
  * the load generator (bench/lib/load-generator.ts) runs in a child process.
  *
+ * The machine is shared: besides req/s it prints the CPU time each server spent per request
+ * (our process: process.cpuUsage; libcoap: /proc/<pid>/stat), which load from other
+ * processes disturbs far less than throughput.
+ *
  * Also prints the per-message cost of our encoder against coap-packet's `generate`, which
  * is why the endpoint encodes with its own writer.
  *
- *   npm run bench -- coap-get [--seconds 5] [--inflight 16]
+ *   npm run bench -- coap-get [--seconds 5] [--inflight 16] [--only ours|libcoap]
  */
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import * as dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { generate } from 'coap-packet';
@@ -34,6 +39,14 @@ async function freePort(): Promise<number> {
   const port = s.address().port;
   await new Promise<void>((r) => s.close(() => r()));
   return port;
+}
+
+/** CPU time (µs) a process used so far, from /proc (clock ticks, usually 10 ms). */
+function procCpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime
+  return (ticks * 1e6) / 100;
 }
 
 function line(name: string, s: LoadStats, extra = ''): void {
@@ -77,6 +90,7 @@ async function ours(): Promise<LoadStats> {
   const ep: CoapEndpoint = await createCoapEndpoint({ host: '::1', port: 0 });
   ep.route(['example_data'], () => ({ code: ResponseCode.Content, payload: BODY }));
   try {
+    const cpu0 = process.cpuUsage();
     const stats = await runLoad({
       host: '::1',
       port: ep.address().port,
@@ -84,8 +98,10 @@ async function ours(): Promise<LoadStats> {
       durationMs: SECONDS * 1000,
       request: { method: 'GET', path: '/example_data' },
     });
+    const cpu = process.cpuUsage(cpu0);
+    const perReq = (cpu.user + cpu.system) / stats.okIncludingWarmup;
     const rss = Math.round(process.memoryUsage().rss / 1048576);
-    line('lwm2m-fota endpoint', stats, `, RSS ${rss} MB`);
+    line('lwm2m-fota endpoint', stats, `, server CPU ${perReq.toFixed(1)} µs/req, RSS ${rss} MB`);
     return stats;
   } finally {
     await ep.close();
@@ -108,6 +124,7 @@ async function libcoap(): Promise<LoadStats> {
         await new Promise((r) => setTimeout(r, 100));
       }
     }
+    const cpu0 = procCpuMicros(srv.pid as number);
     const stats = await runLoad({
       host: '::1',
       port,
@@ -115,7 +132,8 @@ async function libcoap(): Promise<LoadStats> {
       durationMs: SECONDS * 1000,
       request: { method: 'GET', path: '/example_data' },
     });
-    line('libcoap coap-server-notls', stats);
+    const perReq = (procCpuMicros(srv.pid as number) - cpu0) / stats.okIncludingWarmup;
+    line('libcoap coap-server-notls', stats, `, server CPU ${perReq.toFixed(1)} µs/req`);
     return stats;
   } finally {
     await client.close();
@@ -126,9 +144,10 @@ async function libcoap(): Promise<LoadStats> {
 async function main(): Promise<void> {
   console.log(`CoAP GET, 16-byte resource, ${IN_FLIGHT} in flight, ${SECONDS} s (+1 s warm-up), load from a Node child process`);
   codecCost();
-  const a = await ours();
-  const b = await libcoap();
-  console.log(`ratio lwm2m-fota / libcoap: ${((a.perSecond / b.perSecond) * 100).toFixed(0)} %`);
+  const only = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
+  const a = only === 'libcoap' ? undefined : await ours();
+  const b = only === 'ours' ? undefined : await libcoap();
+  if (a && b) console.log(`ratio lwm2m-fota / libcoap: ${((a.perSecond / b.perSecond) * 100).toFixed(0)} %`);
 }
 
 main().catch((err: unknown) => {

@@ -69,6 +69,8 @@ export interface LoadStats {
   readonly perSecond: number;
   /** Count per response code ("2.05": 123). */
   readonly codes: Record<string, number>;
+  /** 2.xx responses including the warm-up (to divide a server's CPU time by). */
+  readonly okIncludingWarmup: number;
 }
 
 const METHOD: Record<string, number> = { GET: 1, POST: 2, PUT: 3, DELETE: 4, FETCH: 5 };
@@ -217,6 +219,7 @@ export async function generateLoad(o: LoadOptions): Promise<LoadStats> {
   }, 100);
 
   await new Promise((r) => setTimeout(r, warmupMs));
+  const warmupOk = ok;
   sent = ok = errors = timeouts = transfers = bytes = 0;
   for (const k of Object.keys(codes)) delete codes[k];
   const t0 = performance.now();
@@ -232,6 +235,7 @@ export async function generateLoad(o: LoadOptions): Promise<LoadStats> {
     durationMs: Math.round(elapsed),
     perSecond: Math.round((ok * 1000) / elapsed),
     codes: { ...codes },
+    okIncludingWarmup: ok + warmupOk,
   };
   running = false;
   clearInterval(sweep);

@@ -4,6 +4,7 @@
  * slots in later without touching the message layer or anything above it.
  */
 import * as dgram from 'node:dgram';
+import * as dns from 'node:dns';
 import { isIPv4 } from 'node:net';
 import { Lwm2mFotaError } from '../errors';
 import type { DatagramChannel, Peer } from './types';
@@ -21,6 +22,23 @@ export interface UdpChannelOptions {
 }
 
 const V4_MAPPED = '::ffff:';
+const DOTTED_QUAD = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
+
+/**
+ * node:dgram resolves the address of every send through dns.lookup, which for an IP literal
+ * costs an IP regex and a nextTick per datagram. Peers are IP literals (they come from
+ * rinfo): hand them back synchronously; anything else goes to dns.lookup.
+ */
+function literalLookup(
+  hostname: string,
+  options: unknown,
+  callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+  if (hostname.indexOf(':') !== -1) return callback(null, hostname, 6);
+  if (DOTTED_QUAD.test(hostname)) return callback(null, hostname, 4);
+  const family = typeof options === 'number' ? options : ((options as { family?: number } | undefined)?.family ?? 0);
+  dns.lookup(hostname, { family }, callback);
+}
 
 /** The peer address as a dual-stack socket reports it: IPv4 peers become `::ffff:a.b.c.d`. */
 export function canonicalAddress(address: string): string {
@@ -51,7 +69,7 @@ export class UdpChannel implements DatagramChannel {
     const host = options.host ?? '::';
     const port = options.port ?? 5683;
     const type = isIPv4(host) ? 'udp4' : 'udp6';
-    const socket = dgram.createSocket({ type, reuseAddr: false, ...(type === 'udp6' ? { ipv6Only: false } : {}) });
+    const socket = dgram.createSocket({ type, reuseAddr: false, lookup: literalLookup, ...(type === 'udp6' ? { ipv6Only: false } : {}) });
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => {
         socket.close();
