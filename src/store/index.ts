@@ -1,8 +1,13 @@
 /** Storage: the contracts every backend implements, and the embedded SQLite default. */
 export type {
+  DeviceRequestRecord,
+  DeviceRequestState,
+  DeviceRequestStore,
   EventLog,
   EventType,
   NewEvent,
+  ObservationRecord,
+  ObservationStore,
   RegistrationRecord,
   RegistrationStore,
   SqliteStoreOptions,

@@ -80,6 +80,40 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX jobs_by_created ON jobs (created_at);
     `,
   },
+  {
+    version: 3,
+    description: 'observations and queued device requests',
+    // observations: one row per live observation, so that a restarted server re-attaches
+    // the device's notifications (by token) instead of rejecting them.
+    // device_requests: requests for queue-mode devices, delivered in `seq` order when the
+    // device next contacts the server; finished ones stay for their results.
+    up: `
+      CREATE TABLE observations (
+        token           TEXT    NOT NULL PRIMARY KEY,
+        endpoint        TEXT    NOT NULL,
+        registration_id TEXT    NOT NULL,
+        kind            TEXT    NOT NULL,
+        paths           TEXT    NOT NULL,
+        format          INTEGER,
+        created_at      INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX observations_by_endpoint ON observations (endpoint);
+      CREATE TABLE device_requests (
+        seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+        id           TEXT    NOT NULL UNIQUE,
+        endpoint     TEXT    NOT NULL,
+        state        TEXT    NOT NULL,
+        request      TEXT    NOT NULL,
+        attempts     INTEGER NOT NULL,
+        result       TEXT,
+        error        TEXT,
+        created_at   INTEGER NOT NULL,
+        updated_at   INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX device_requests_pending ON device_requests (endpoint, seq) WHERE state IN ('queued', 'sending');
+      CREATE INDEX device_requests_by_endpoint ON device_requests (endpoint, seq);
+    `,
+  },
 ];
 
 /** The schema version this build writes. */

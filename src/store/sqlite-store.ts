@@ -18,9 +18,12 @@ import Database from 'better-sqlite3';
 
 import { Lwm2mFotaError } from '../errors';
 import { applyMigrations, checkSchema } from './migrations';
+import { createDeviceTables } from './sqlite-device-tables';
 import type {
+  DeviceRequestStore,
   EventLog,
   NewEvent,
+  ObservationStore,
   RegistrationRecord,
   RegistrationStore,
   SqliteStoreOptions,
@@ -37,6 +40,8 @@ const PUT = 0;
 const DELETE = 1;
 const APPEND = 2;
 const JOB_PUT = 3;
+/** A closure of another table's store (sqlite-device-tables.ts), run in a savepoint of its own. */
+const RUN = 4;
 
 type Resolve = (value: never) => void;
 type Reject = (reason: unknown) => void;
@@ -48,7 +53,7 @@ type Reject = (reason: unknown) => void;
  */
 class Batch {
   readonly kinds: number[] = [];
-  /** RegistrationRecord | endpoint | NewEvent | JobColumns */
+  /** RegistrationRecord | endpoint | NewEvent | JobColumns | closure (RUN) */
   readonly args: unknown[] = [];
   /** For appends: the event's data as JSON (or null). */
   readonly json: (string | null)[] = [];
@@ -138,6 +143,8 @@ export class SqliteStore implements Store {
   readonly registrations: RegistrationStore;
   readonly events: EventLog;
   readonly jobs: UpdateJobStore;
+  readonly observations: ObservationStore;
+  readonly requests: DeviceRequestStore;
 
   readonly #db: Database.Database;
   #closed = false;
@@ -161,6 +168,9 @@ export class SqliteStore implements Store {
   readonly #savepoint: Database.Statement;
   readonly #releaseSavepoint: Database.Statement;
   readonly #rollbackSavepoint: Database.Statement;
+  readonly #runSavepoint: Database.Statement;
+  readonly #runRelease: Database.Statement;
+  readonly #runRollback: Database.Statement;
   readonly #jobGetStmt: Database.Statement<[string], JobRow>;
   readonly #jobActiveStmt: Database.Statement<[string], JobRow>;
   readonly #jobListActiveStmt: Database.Statement<[], JobRow>;
@@ -236,6 +246,9 @@ export class SqliteStore implements Store {
     this.#savepoint = db.prepare('SAVEPOINT job_put');
     this.#releaseSavepoint = db.prepare('RELEASE job_put');
     this.#rollbackSavepoint = db.prepare('ROLLBACK TO job_put');
+    this.#runSavepoint = db.prepare('SAVEPOINT run_write');
+    this.#runRelease = db.prepare('RELEASE run_write');
+    this.#runRollback = db.prepare('ROLLBACK TO run_write');
     this.#jobGetStmt = db.prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`);
     this.#jobActiveStmt = db.prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE endpoint = ? AND finished_at IS NULL`);
     this.#jobListActiveStmt = db.prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE finished_at IS NULL ORDER BY created_at, rowid`);
@@ -265,6 +278,9 @@ export class SqliteStore implements Store {
         this.#read(() => this.#jobByEndpointStmt.all(endpoint, clampLimit(limit)).map((row) => rowToJob(row) as UpdateJobRecord)),
       listRecent: (limit = 100) => this.#read(() => this.#jobRecentStmt.all(clampLimit(limit)).map((row) => rowToJob(row) as UpdateJobRecord)),
     };
+    const tables = createDeviceTables(db, (fn) => this.#run(fn), (fn) => this.#read(fn));
+    this.observations = tables.observations;
+    this.requests = tables.requests;
   }
 
   /**
@@ -379,6 +395,36 @@ export class SqliteStore implements Store {
     });
   }
 
+  /** Queues `fn` for the next group commit; it runs inside the transaction, its result resolves the promise. */
+  #run<T>(fn: () => T): Promise<T> {
+    if (this.#closed) return Promise.reject(closedError());
+    const b = this.#pending();
+    return new Promise<T>((res, rej) => {
+      b.kinds.push(RUN);
+      b.args.push(fn);
+      b.json.push(null);
+      b.resolves.push(res as Resolve);
+      b.rejects.push(rej);
+    });
+  }
+
+  /** One RUN write in a savepoint: a throwing closure is rolled back and rejected alone. */
+  #runClosure(fn: () => unknown): { ok: true; value: unknown } | { ok: false; error: Lwm2mFotaError } {
+    this.#runSavepoint.run();
+    try {
+      const value = fn();
+      this.#runRelease.run();
+      return { ok: true, value };
+    } catch (err) {
+      this.#runRollback.run();
+      this.#runRelease.run();
+      return {
+        ok: false,
+        error: err instanceof Lwm2mFotaError ? err : storeError('ERR_STORE_WRITE', `write failed: ${(err as Error).message}`, err),
+      };
+    }
+  }
+
   /**
    * One job put inside the batch's transaction, in a savepoint of its own: a job that
    * breaks a rule (second active job, foreign id) is rolled back and rejected alone, the
@@ -456,6 +502,10 @@ export class SqliteStore implements Store {
         } else if (kind === JOB_PUT) {
           const failed = this.#runJobPut(args[i] as JobColumns);
           if (failed !== undefined) (alone ??= new Map()).set(i, failed);
+        } else if (kind === RUN) {
+          const r = this.#runClosure(args[i] as () => unknown);
+          if (r.ok) results[i] = r.value;
+          else (alone ??= new Map()).set(i, r.error);
         } else {
           const e = args[i] as NewEvent;
           const time = e.time ?? now;

@@ -140,10 +140,83 @@ export interface UpdateJobStore {
   listRecent(limit?: number): Promise<UpdateJobRecord[]>;
 }
 
+/**
+ * A live LwM2M observation as stored: enough to re-attach the device's notifications
+ * after a restart (token) and to decode them (paths, format).
+ */
+export interface ObservationRecord {
+  /** The CoAP token, lowercase hex; also the observation's id. */
+  readonly token: string;
+  readonly endpoint: string;
+  /** The registration the observation belongs to: a new registration ends it. */
+  readonly registrationId: string;
+  /** 'single': Observe on one path (GET); 'composite': Observe-Composite (FETCH). */
+  readonly kind: 'single' | 'composite';
+  /** Observed paths ("/3/0/9"); exactly one for 'single'. */
+  readonly paths: readonly string[];
+  /** The Content-Format asked for (Accept), if any. */
+  readonly format?: number;
+  /** Epoch ms. */
+  readonly createdAt: number;
+}
+
+export interface ObservationStore {
+  /** Inserts or replaces the observation with `record.token`. */
+  put(record: ObservationRecord): Promise<void>;
+  /** Resolves false when no such observation was stored. */
+  delete(token: string): Promise<boolean>;
+  /** Removes every observation of the endpoint; resolves with how many. */
+  deleteByEndpoint(endpoint: string): Promise<number>;
+  get(token: string): Promise<ObservationRecord | undefined>;
+  /** Every observation, oldest first. */
+  list(): Promise<ObservationRecord[]>;
+  listByEndpoint(endpoint: string): Promise<ObservationRecord[]>;
+}
+
+/** 'queued' and 'sending' are pending; the others are final. */
+export type DeviceRequestState = 'queued' | 'sending' | 'completed' | 'failed' | 'cancelled';
+
+/** A request for a (queue-mode) device, persisted until it has been answered. */
+export interface DeviceRequestRecord {
+  /** Unique, chosen by the caller. */
+  readonly id: string;
+  readonly endpoint: string;
+  readonly state: DeviceRequestState;
+  /** The request as JSON (`operation`, `path` …), opaque to the store. */
+  readonly request: { readonly operation: string; readonly [key: string]: unknown };
+  /** How many times it was sent without an answer. */
+  readonly attempts: number;
+  /** The device's answer as JSON, once completed. */
+  readonly result?: Readonly<Record<string, unknown>>;
+  /** Why it failed (code and message), once failed. */
+  readonly error?: { readonly code: string; readonly message: string };
+  /** Epoch ms. */
+  readonly createdAt: number;
+  readonly updatedAt: number;
+}
+
+export interface DeviceRequestStore {
+  /**
+   * Inserts the request (it joins the end of its endpoint's queue) or replaces the stored
+   * one with the same id (its place in the queue stays). Rejects with ERR_STORE_WRITE when
+   * the id belongs to another endpoint or a field has the wrong type.
+   */
+  put(record: DeviceRequestRecord): Promise<void>;
+  get(id: string): Promise<DeviceRequestRecord | undefined>;
+  /** The endpoint's pending requests ('queued', 'sending'), in queue order. */
+  listPending(endpoint: string): Promise<DeviceRequestRecord[]>;
+  /** Endpoints that have pending requests. */
+  pendingEndpoints(): Promise<string[]>;
+  /** The endpoint's requests, newest first, at most `limit` (default 100). */
+  listByEndpoint(endpoint: string, limit?: number): Promise<DeviceRequestRecord[]>;
+}
+
 export interface Store {
   readonly registrations: RegistrationStore;
   readonly events: EventLog;
   readonly jobs: UpdateJobStore;
+  readonly observations: ObservationStore;
+  readonly requests: DeviceRequestStore;
   /**
    * Commits what is pending and closes; later calls fail with ERR_STORE_CLOSED. Closing
    * again resolves and does nothing.
