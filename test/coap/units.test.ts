@@ -1,0 +1,133 @@
+import fc from 'fast-check';
+import { Block1Receiver } from '../../src/coap/block1-receiver';
+import { DedupCache, IN_PROGRESS } from '../../src/coap/dedup';
+import {
+  MessageFormatError,
+  MessageType,
+  codeToByte,
+  codeToString,
+  decode,
+  decodeBlock,
+  encode,
+  encodeBlock,
+  encodeUint,
+  decodeUint,
+  sizeToSzx,
+} from '../../src/coap/message';
+
+const blk = (num: number, more: boolean, szx: number) => decodeBlock(encodeBlock(num, more, szx))!;
+
+describe('message codec', () => {
+  test('encode and decode round-trip every option length and delta form (RFC 7252 §3.1)', () => {
+    const options = [
+      { number: 1, value: Buffer.alloc(0) },
+      { number: 11, value: Buffer.alloc(12, 1) },
+      { number: 11, value: Buffer.alloc(13, 2) },
+      { number: 60, value: Buffer.alloc(268, 3) },
+      { number: 292, value: Buffer.alloc(269, 4) },
+      { number: 2049, value: Buffer.alloc(300, 5) },
+    ];
+    const buf = encode(MessageType.CON, 0x02, 0xbeef, Buffer.from('tok'), options, Buffer.from('payload'));
+    const m = decode(buf);
+    expect(m.type).toBe(MessageType.CON);
+    expect(m.code).toBe(2);
+    expect(m.messageId).toBe(0xbeef);
+    expect(m.token.toString()).toBe('tok');
+    expect(m.options).toEqual(options);
+    expect(m.payload.toString()).toBe('payload');
+  });
+
+  test('random bytes decode or fail with MessageFormatError, never anything else', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 64 }), (bytes) => {
+        try {
+          decode(Buffer.from(bytes));
+        } catch (err) {
+          expect(err).toBeInstanceOf(MessageFormatError);
+        }
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  test('uint, block and code helpers', () => {
+    for (const v of [0, 1, 255, 256, 65535, 65536, 0xffffff, 0x1000000]) expect(decodeUint(encodeUint(v))).toBe(v);
+    expect(encodeUint(0).length).toBe(0);
+    expect(blk(5, true, 6)).toEqual({ num: 5, more: true, szx: 6, size: 1024 });
+    expect(decodeBlock(Buffer.from([0x07]))).toBeUndefined(); // SZX 7 reserved
+    expect(decodeBlock(Buffer.alloc(4))).toBeUndefined();
+    expect([16, 17, 64, 100, 1024, 4096].map(sizeToSzx)).toEqual([0, 0, 2, 2, 6, 6]);
+    expect(codeToByte('2.05')).toBe(0x45);
+    expect(codeToString(0x8d)).toBe('4.13');
+    expect(() => codeToByte('9.99')).toThrow(TypeError);
+  });
+});
+
+describe('deduplication memory', () => {
+  test('remembers entries for at least the exchange lifetime and forgets them within two', () => {
+    const d = new DedupCache(1000, 100, 0);
+    d.set('a', IN_PROGRESS);
+    d.sweep(50);
+    expect(d.get('a')).toBe(IN_PROGRESS);
+    d.sweep(100); // rotation: 'a' is old now but remembered
+    expect(d.get('a')).toBe(IN_PROGRESS);
+    d.sweep(199);
+    expect(d.get('a')).toBe(IN_PROGRESS);
+    d.sweep(200);
+    expect(d.get('a')).toBeUndefined();
+  });
+
+  test('never holds more than its capacity', () => {
+    const d = new DedupCache(100, 1e9, 0);
+    for (let i = 0; i < 10_000; i++) d.set(String(i), Buffer.alloc(1));
+    expect(d.size).toBeLessThanOrEqual(100);
+    expect(d.get('9999')).toBeDefined();
+  });
+});
+
+describe('Block1 receiver limits', () => {
+  const opts = { maxEntries: 3, maxTotalBytes: 1_000_000, idleTimeoutMs: 100, maxSzx: 6 };
+
+  test('drops an idle transfer on the sweep; its next block gets 4.08', () => {
+    const r = new Block1Receiver(opts);
+    expect(r.offer('k', blk(0, true, 0), Buffer.alloc(16), undefined, 1000, 0).kind).toBe('continue');
+    r.sweep(50);
+    expect(r.size).toBe(1);
+    r.sweep(150);
+    expect(r.size).toBe(0);
+    expect(r.offer('k', blk(1, false, 0), Buffer.alloc(3), undefined, 1000, 151)).toMatchObject({ kind: 'error', code: '4.08' });
+  });
+
+  test('keeps at most maxEntries transfers, dropping the least recently active', () => {
+    const r = new Block1Receiver(opts);
+    for (const k of ['a', 'b', 'c', 'd']) r.offer(k, blk(0, true, 0), Buffer.alloc(16), undefined, 1000, 0);
+    expect(r.size).toBe(3);
+    expect(r.offer('a', blk(1, false, 0), Buffer.alloc(1), undefined, 1000, 1)).toMatchObject({ kind: 'error', code: '4.08' });
+    expect(r.offer('d', blk(1, false, 0), Buffer.alloc(1), undefined, 1000, 1)).toMatchObject({ kind: 'complete' });
+  });
+
+  test('bounds the bytes buffered by all transfers together', () => {
+    const r = new Block1Receiver({ ...opts, maxEntries: 100, maxTotalBytes: 64 });
+    for (const k of ['a', 'b', 'c', 'd', 'e']) r.offer(k, blk(0, true, 0), Buffer.alloc(16), undefined, 1000, 0);
+    expect(r.bufferedBytes).toBeLessThanOrEqual(64);
+  });
+
+  test('late negotiation: a block larger than ours is taken and the answer asks for our size', () => {
+    const r = new Block1Receiver({ ...opts, maxSzx: 2 });
+    expect(r.offer('k', blk(0, true, 4), Buffer.alloc(256, 1), undefined, 10_000, 0)).toEqual({ kind: 'continue', num: 0, szx: 2 });
+    // The client continues at byte 256 with 64-byte blocks: block 4.
+    expect(r.offer('k', blk(4, true, 2), Buffer.alloc(64, 2), undefined, 10_000, 0)).toEqual({ kind: 'continue', num: 4, szx: 2 });
+    const done = r.offer('k', blk(5, false, 2), Buffer.alloc(10, 3), undefined, 10_000, 0);
+    expect(done.kind).toBe('complete');
+    expect(done.kind === 'complete' && done.payload.length).toBe(330);
+  });
+
+  test('the same block again (a lost 2.31) is acknowledged again, not appended twice', () => {
+    const r = new Block1Receiver(opts);
+    r.offer('k', blk(0, true, 0), Buffer.alloc(16, 1), undefined, 1000, 0);
+    r.offer('k', blk(1, true, 0), Buffer.alloc(16, 2), undefined, 1000, 0);
+    expect(r.offer('k', blk(1, true, 0), Buffer.alloc(16, 2), undefined, 1000, 0).kind).toBe('continue');
+    const done = r.offer('k', blk(2, false, 0), Buffer.alloc(4, 3), undefined, 1000, 0);
+    expect(done.kind === 'complete' && done.payload.length).toBe(36);
+  });
+});
