@@ -131,6 +131,18 @@ export interface OutgoingResponse {
   readonly options?: readonly CoapOption[];
 }
 
+/**
+ * Answers one request. Return the response directly when you can (no Promise is made on
+ * that path); a thrown error or rejected Promise becomes 5.00 to the peer and goes to
+ * `onError`.
+ *
+ * Block2: the handler is called again for every block the client asks for and must return
+ * the same representation each time — return a shared Buffer (O(1)) and the endpoint
+ * answers `payload.subarray(offset, offset + size)`; give representations that can change
+ * an `etag` so clients notice. A handler taking longer than the client's ACK timeout is
+ * answered with an empty ACK and a separate confirmable response; it never runs twice for
+ * one (peer, message id).
+ */
 export type RequestHandler = (req: IncomingRequest) => OutgoingResponse | Promise<OutgoingResponse>;
 
 export interface RouteOptions {
