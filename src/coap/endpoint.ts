@@ -107,6 +107,8 @@ interface Reply {
   readonly block2: BlockValue | undefined;
   readonly size2Requested: boolean;
   readonly block1Echo: Buffer | undefined;
+  /** The handler returned a Promise: a retransmission may have switched the exchange to a separate response. */
+  async: boolean;
 }
 
 function resolveTransmission(t: Partial<TransmissionParameters> | undefined): TransmissionParameters {
@@ -542,6 +544,7 @@ class Endpoint implements CoapEndpoint {
       block2: undefined,
       size2Requested,
       block1Echo: undefined,
+      async: false,
     };
     const method = code <= 7 ? (MethodName[code] as CoapMethod) : undefined;
     if (method === undefined) return this.replyError(reply, C.MethodNotAllowed, `unknown method code ${code}`);
@@ -603,7 +606,7 @@ class Endpoint implements CoapEndpoint {
     const ctx: Reply =
       block2 === undefined && block1Echo === undefined
         ? reply
-        : { peer, confirmable: con, messageId: msg.messageId, token: msg.token, key, block2, size2Requested, block1Echo };
+        : { peer, confirmable: con, messageId: msg.messageId, token: msg.token, key, block2, size2Requested, block1Echo, async: false };
 
     let result: OutgoingResponse | Promise<OutgoingResponse>;
     try {
@@ -614,6 +617,7 @@ class Endpoint implements CoapEndpoint {
     }
     if (result !== null && typeof result === 'object' && typeof (result as Promise<OutgoingResponse>).then === 'function') {
       this.dedup.set(key, IN_PROGRESS);
+      ctx.async = true;
       (result as Promise<OutgoingResponse>).then(
         (res) => this.respond(ctx, res),
         (err: unknown) => this.handlerFailed(ctx, err),
@@ -645,7 +649,8 @@ class Endpoint implements CoapEndpoint {
     if (this.closed) return;
     let type: MessageType;
     let mid: number;
-    const separate = ctx.confirmable && this.dedup.get(ctx.key) === SEPARATE;
+    // Only an asynchronous handler can have been overtaken by a retransmission.
+    const separate = ctx.async && ctx.confirmable && this.dedup.get(ctx.key) === SEPARATE;
     if (!ctx.confirmable) {
       type = MessageType.NON;
       mid = this.nextMessageId();
@@ -682,7 +687,7 @@ class Endpoint implements CoapEndpoint {
 
   /** A response the endpoint makes itself (errors, 2.31). */
   private replyCode(ctx: Reply, code: number, options: CoapOption[], payload: Buffer | undefined): void {
-    const separate = ctx.confirmable && this.dedup.get(ctx.key) === SEPARATE;
+    const separate = ctx.async && ctx.confirmable && this.dedup.get(ctx.key) === SEPARATE;
     const type = !ctx.confirmable ? MessageType.NON : separate ? MessageType.CON : MessageType.ACK;
     const mid = type === MessageType.ACK ? ctx.messageId : this.nextMessageId();
     const datagram = encode(type, code, mid, ctx.token, options, payload);
