@@ -48,6 +48,12 @@ export interface LoadOptions {
   readonly warmupMs?: number;
   /** A slot without an answer for this long is re-issued and counted as a timeout (default 2000 ms). */
   readonly timeoutMs?: number;
+  /**
+   * Count mode: send exactly this many requests (no warm-up), finish when each has an
+   * answer, and report the rate over that whole interval. `durationMs` is then only an
+   * upper bound.
+   */
+  readonly total?: number;
   readonly request: LoadRequestTemplate;
 }
 
@@ -104,8 +110,12 @@ interface Slot {
 /** Runs the load in this process. */
 export async function generateLoad(o: LoadOptions): Promise<LoadStats> {
   const inFlight = o.inFlight ?? 16;
-  const durationMs = o.durationMs ?? 5000;
-  const warmupMs = o.warmupMs ?? 1000;
+  const total = o.total;
+  const durationMs = o.durationMs ?? (total === undefined ? 5000 : 600_000);
+  const warmupMs = total === undefined ? (o.warmupMs ?? 1000) : 0;
+  let issued = 0;
+  let answered = 0;
+  let finish: (() => void) | undefined;
   const timeoutMs = o.timeoutMs ?? 2000;
   const t = o.request;
   const code = METHOD[t.method];
@@ -153,6 +163,11 @@ export async function generateLoad(o: LoadOptions): Promise<LoadStats> {
   let running = true;
 
   const send = (slot: Slot): void => {
+    if (total !== undefined && issued >= total) {
+      byMid[slot.mid] = undefined;
+      return;
+    }
+    issued++;
     byMid[slot.mid] = undefined;
     nextMid = (nextMid + 1) & 0xffff;
     slot.mid = nextMid;
@@ -191,6 +206,8 @@ export async function generateLoad(o: LoadOptions): Promise<LoadStats> {
       ok++;
       if (pm > 0) bytes += buf.length - pm - 1;
     } else errors++;
+    answered++;
+    if (total !== undefined && answered >= total) finish?.();
     if (block2Szx !== undefined && cls === 2) {
       const more = hasMoreBlock2(buf);
       if (more) slot.block++;
@@ -205,6 +222,7 @@ export async function generateLoad(o: LoadOptions): Promise<LoadStats> {
 
   const slots: Slot[] = [];
   for (let i = 0; i < inFlight; i++) slots.push({ id: i, mid: 0, sentAt: 0, block: 0, datagram: undefined });
+  const tStart = performance.now();
   for (const s of slots) send(s);
 
   const sweep = setInterval(() => {
@@ -218,12 +236,21 @@ export async function generateLoad(o: LoadOptions): Promise<LoadStats> {
     }
   }, 100);
 
-  await new Promise((r) => setTimeout(r, warmupMs));
-  const warmupOk = ok;
-  sent = ok = errors = timeouts = transfers = bytes = 0;
-  for (const k of Object.keys(codes)) delete codes[k];
-  const t0 = performance.now();
-  await new Promise((r) => setTimeout(r, durationMs));
+  let warmupOk = 0;
+  if (warmupMs > 0) {
+    await new Promise((r) => setTimeout(r, warmupMs));
+    warmupOk = ok;
+    sent = ok = errors = timeouts = transfers = bytes = 0;
+    for (const k of Object.keys(codes)) delete codes[k];
+  }
+  const t0 = total === undefined ? performance.now() : tStart;
+  await new Promise<void>((r) => {
+    const timer = setTimeout(r, durationMs);
+    finish = () => {
+      clearTimeout(timer);
+      r();
+    };
+  });
   const elapsed = performance.now() - t0;
   const stats: LoadStats = {
     sent,

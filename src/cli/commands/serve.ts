@@ -10,6 +10,7 @@ interface ServeOptions {
   dataDir: string;
   objects?: string[];
   lifetimeGrace: string;
+  quiet?: boolean;
 }
 
 export function register(program: Command): void {
@@ -23,12 +24,14 @@ export function register(program: Command): void {
     .option('--data-dir <dir>', 'data directory (SQLite database, API token, firmware)', './data')
     .option('--objects <dir...>', 'extra folders of OMA DDF XML object definitions')
     .option('--lifetime-grace <seconds>', 'extra seconds after a lifetime before a silent device is dropped', '0')
+    .option('--quiet', 'do not log every registration (errors and start-up lines only)')
     .action(
       action(async (opts: ServeOptions) => {
         const coapPort = parseIntOption('--coap-port', opts.coapPort, 0, 65535);
         const httpPort = parseIntOption('--http-port', opts.httpPort, 0, 65535);
         const grace = parseIntOption('--lifetime-grace', opts.lifetimeGrace, 0, 86400);
         const log = (line: string): void => {
+          if (opts.quiet && !line.startsWith('coap:')) return;
           process.stdout.write(`${new Date().toISOString()} ${line}\n`);
         };
         const server = await createServer({
