@@ -112,6 +112,9 @@ class Device extends EventEmitter implements EmulatedDevice {
   /** Bumped by every reboot and by stop: loops and timers of an older life end. */
   private generation = 0;
   private watch: DownloadWatch | undefined;
+  private loop: { gen: number; done: Promise<boolean> } | undefined;
+  /** The Register request on its way, if any. */
+  private inflight: Promise<unknown> | undefined;
   private defaultPmin = 0;
   private defaultPmax = 0;
   private notificationStoring = false;
@@ -451,7 +454,18 @@ class Device extends EventEmitter implements EmulatedDevice {
   }
 
   /** Registers, retrying with backoff until it works or this life ends. */
-  private async registerLoop(): Promise<boolean> {
+  private registerLoop(): Promise<boolean> {
+    // One loop at a time (an Update that got 4.04 and a trigger may both ask for one).
+    if (this.loop && this.loop.gen === this.generation) return this.loop.done;
+    const gen = this.generation;
+    const done = this.runRegisterLoop().finally(() => {
+      if (this.loop?.done === done) this.loop = undefined;
+    });
+    this.loop = { gen, done };
+    return done;
+  }
+
+  private async runRegisterLoop(): Promise<boolean> {
     const gen = this.generation;
     let wait = this.options.registrationRetryMs ?? 1000;
     while (!this.stopped && gen === this.generation) {
@@ -459,14 +473,22 @@ class Device extends EventEmitter implements EmulatedDevice {
       if (!coap || !this.serverPeer) return false;
       if (this.radio && this.radio.mode === 'asleep') this.wake();
       try {
-        const res = await coap.request(this.serverPeer, {
+        const inflight = coap.request(this.serverPeer, {
           method: 'POST',
           path: ['rd'],
           query: this.registrationQuery(),
           payload: Buffer.from(formatLinkFormat(this.tree.registrationLinks()), 'utf8'),
           contentFormat: ContentFormat.LinkFormat,
         });
-        if (gen !== this.generation || this.stopped) return false;
+        this.inflight = inflight;
+        const res = await inflight;
+        if (gen !== this.generation || this.stopped) {
+          // Stopped while the Register was on its way: note it, so that stop() de-registers it.
+          if (this.stopped && res.code === '2.01' && res.locationPath.length > 0) {
+            this.registration = { id: res.locationPath[res.locationPath.length - 1]!, location: [...res.locationPath] };
+          }
+          return false;
+        }
         if (res.code === '2.01' && res.locationPath.length > 0) {
           const location = [...res.locationPath];
           this.registration = { id: location[location.length - 1]!, location };
@@ -640,6 +662,8 @@ class Device extends EventEmitter implements EmulatedDevice {
     this.clearTimers();
     this.observers.clear();
     this.firmware.onShutdown();
+    // A Register on its way gets its answer first, so that it can be undone.
+    if (this.inflight) await Promise.race([this.inflight.catch(() => undefined), delay(5000, true)]);
     const reg = this.registration;
     const coap = this.coap;
     if (reg && coap && this.serverPeer && (options.deregister ?? true) && !this.rebooting) {

@@ -106,6 +106,15 @@ describe('registration', () => {
     expect(server.deregistrations).toContain(r.id);
   });
 
+  test('stopped while its Register is on the way, the device still de-registers once the answer comes', async () => {
+    const d = await createDevice({ server: server.uri, endpoint: `dev-${++n}`, trustedKeys: [{ key: trusted }], transmission: FAST });
+    const starting = d.start();
+    const r = await server.registration(d.endpoint);
+    await d.stop();
+    await starting;
+    expect(server.deregistrations).toContain(r.id);
+  });
+
   test('registers again when the server answers an Update with 4.04', async () => {
     const d = await startDevice({ lifetime: 2 });
     const first = await server.registration(d.endpoint);
