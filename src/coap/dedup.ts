@@ -10,7 +10,8 @@
  * `lifetimeMs` (EXCHANGE_LIFETIME) unless the capacity forces an earlier rotation — at
  * 100 000 entries and 90k req/s that is about a second of history, which still covers a
  * peer's retransmissions only when it uses short ACK timeouts; raise `dedupCapacity` for
- * sustained high rates (about 150 bytes per entry).
+ * sustained high rates (about 150 bytes per entry plus the reply datagram). A byte budget
+ * bounds the cached replies as well.
  */
 
 /** Marks an exchange whose handler is still running. */
@@ -23,15 +24,23 @@ export type DedupEntry = Buffer | typeof IN_PROGRESS | typeof SEPARATE;
 export class DedupCache {
   private young = new Map<string, DedupEntry>();
   private old = new Map<string, DedupEntry>();
+  private youngBytes = 0;
   private rotatedAt: number;
   private readonly half: number;
+  private readonly halfBytes: number;
 
+  /**
+   * `capacity` bounds the entries, `maxBytes` the cached reply datagrams (Block2 answers are
+   * up to ~1.1 KiB each): whichever is reached first ages the young generation.
+   */
   constructor(
     capacity: number,
     private readonly lifetimeMs: number,
     now: number,
+    maxBytes = Number.MAX_SAFE_INTEGER,
   ) {
     this.half = Math.max(1, Math.floor(capacity / 2));
+    this.halfBytes = Math.max(1, Math.floor(maxBytes / 2));
     this.rotatedAt = now;
   }
 
@@ -41,8 +50,9 @@ export class DedupCache {
   }
 
   set(key: string, value: DedupEntry): void {
-    if (this.young.size >= this.half && !this.young.has(key)) this.rotateNow();
+    if ((this.young.size >= this.half || this.youngBytes >= this.halfBytes) && !this.young.has(key)) this.rotateNow();
     this.young.set(key, value);
+    if (typeof value !== 'symbol') this.youngBytes += value.length;
   }
 
   get size(): number {
@@ -60,10 +70,12 @@ export class DedupCache {
   clear(): void {
     this.young.clear();
     this.old.clear();
+    this.youngBytes = 0;
   }
 
   private rotateNow(): void {
     this.old = this.young;
     this.young = new Map();
+    this.youngBytes = 0;
   }
 }

@@ -174,7 +174,7 @@ class Endpoint implements CoapEndpoint {
       }
     };
     const now = Date.now();
-    this.dedup = new DedupCache(options.dedupCapacity ?? 100_000, this.params.exchangeLifetimeMs, now);
+    this.dedup = new DedupCache(options.dedupCapacity ?? 100_000, this.params.exchangeLifetimeMs, now, options.dedupMaxBytes ?? 32 * 1024 * 1024);
     const idle = options.blockIdleTimeoutMs ?? this.params.maxTransmitWaitMs;
     this.block1 = new Block1Receiver({
       maxEntries: options.maxReassemblies ?? 10_000,

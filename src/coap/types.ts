@@ -249,6 +249,8 @@ export interface CoapEndpointOptions {
   readonly maxBlockSize?: number;
   /** Upper bound on remembered (peer, MID) exchanges for deduplication. Default 100 000. */
   readonly dedupCapacity?: number;
+  /** Upper bound on the bytes of reply datagrams kept for deduplication. Default 32 MiB. */
+  readonly dedupMaxBytes?: number;
   /** Upper bound on concurrent Block1 reassemblies. Default 10 000. */
   readonly maxReassemblies?: number;
   /** Upper bound on bytes buffered by all Block1 reassemblies together. Default 64 MiB. */

@@ -83,6 +83,13 @@ describe('deduplication memory', () => {
     expect(d.size).toBeLessThanOrEqual(100);
     expect(d.get('9999')).toBeDefined();
   });
+
+  test('never holds much more than its byte budget of cached replies', () => {
+    const d = new DedupCache(1_000_000, 1e9, 0, 64 * 1024);
+    for (let i = 0; i < 1000; i++) d.set(String(i), Buffer.alloc(1024));
+    expect(d.size).toBeLessThanOrEqual(66);
+    expect(d.get('999')).toBeDefined();
+  });
 });
 
 describe('Block1 receiver limits', () => {
