@@ -59,6 +59,8 @@ export type FotaErrorCode =
   | 'ERR_FOTA_JOB_NOT_FOUND'
   | 'ERR_FOTA_UNSUPPORTED_DELIVERY' // the device supports no delivery we can use
   | 'ERR_FOTA_CANCEL_TOO_LATE'; // cancel asked after Update (/5/0/2) was executed: the install cannot be stopped
+  | 'ERR_FOTA_TRUST_NOT_CONFIGURED' // firmware offered to a server started without --trust / --policy
+  | 'ERR_FOTA_FIRMWARE_IN_USE' // removal refused: an active update job uses the firmware
 
 export type ApiErrorCode =
   | 'ERR_API_UNAUTHORIZED'
