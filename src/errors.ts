@@ -55,12 +55,12 @@ export type FotaErrorCode =
   | 'ERR_FOTA_FIRMWARE_REJECTED' // an envelope refused by the server's trust policy
   | 'ERR_FOTA_FIRMWARE_NOT_FOUND'
   | 'ERR_FOTA_IMAGE_MISSING' // the envelope names an image that was not supplied
+  | 'ERR_FOTA_TRUST_NOT_CONFIGURED' // firmware offered to a server started without --trust / --policy
+  | 'ERR_FOTA_FIRMWARE_IN_USE' // removal refused: an active update job uses the firmware
   | 'ERR_FOTA_JOB_CONFLICT' // a job is already running for that device
   | 'ERR_FOTA_JOB_NOT_FOUND'
   | 'ERR_FOTA_UNSUPPORTED_DELIVERY' // the device supports no delivery we can use
   | 'ERR_FOTA_CANCEL_TOO_LATE'; // cancel asked after Update (/5/0/2) was executed: the install cannot be stopped
-  | 'ERR_FOTA_TRUST_NOT_CONFIGURED' // firmware offered to a server started without --trust / --policy
-  | 'ERR_FOTA_FIRMWARE_IN_USE' // removal refused: an active update job uses the firmware
 
 export type ApiErrorCode =
   | 'ERR_API_UNAUTHORIZED'
