@@ -323,7 +323,11 @@ class Device extends EventEmitter implements EmulatedDevice {
         return res;
       }
       case 'PUT':
-        if (req.payload.length === 0 && req.contentFormat === undefined && req.query.length > 0) return this.tree.writeAttributes(path, req.query);
+        if (req.payload.length === 0 && req.contentFormat === undefined && req.query.length > 0) {
+          const res = this.tree.writeAttributes(path, req.query);
+          if (res.code === '2.04') this.observers.rearm();
+          return res;
+        }
         return this.tree.write(path, req);
       case 'POST':
         if (path.level === 'resource') return this.tree.execute(path, req.payload);

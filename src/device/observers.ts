@@ -108,6 +108,11 @@ export class Observers {
     }
   }
 
+  /** Attributes changed (Write-Attributes): restart every pmax timer with the values now in force. */
+  rearm(): void {
+    for (const o of this.byKey.values()) this.armPmax(o);
+  }
+
   /** The device woke up (queue mode): send what waited. */
   flush(): void {
     for (const o of this.byKey.values()) {

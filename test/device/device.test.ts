@@ -170,6 +170,18 @@ describe('reads, writes, discover, observe', () => {
     expect(text).toContain('</5/0/10>');
   });
 
+  test('Write-Attributes pmax makes an unchanged value notify again', async () => {
+    const d = await startDevice();
+    const peer = await peerOf(d);
+    const seen: string[] = [];
+    const obs = await server.coap.observe(peer, { method: 'GET', path: '/3/0/9' }, (x) => seen.push(x.payload.toString('utf8')));
+    expect(obs.response.payload.toString('utf8')).toBe('100');
+    expect((await server.coap.request(peer, { method: 'PUT', path: '/3/0/9', query: ['pmax=1'] })).code).toBe('2.04');
+    await eventually(() => seen.length >= 1, 3000);
+    expect(seen[0]).toBe('100');
+    await obs.cancel();
+  });
+
   test('Write-Attributes pmin holds notifications back; the value arrives once pmin passed', async () => {
     const d = await startDevice();
     const peer = await peerOf(d);
