@@ -5,6 +5,7 @@ export type {
   DeviceRequestStore,
   EventLog,
   EventType,
+  FirmwareStore,
   NewEvent,
   ObservationRecord,
   ObservationStore,
@@ -13,6 +14,7 @@ export type {
   SqliteStoreOptions,
   Store,
   StoredEvent,
+  StoredFirmwareRecord,
   UpdateJobRecord,
   UpdateJobStore,
 } from './types';

@@ -114,6 +114,27 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX device_requests_by_endpoint ON device_requests (endpoint, seq);
     `,
   },
+  {
+    version: 4,
+    description: 'firmware repository',
+    // One row per accepted SUIT envelope; id = SHA-256 (hex) of the envelope. The bytes are
+    // files named by digest in <dataDir>/firmware; `blobs` lists the image files the row
+    // keeps alive besides its envelope. sequence_number is decimal text (SUIT allows uint64).
+    up: `
+      CREATE TABLE firmware (
+        id              TEXT    NOT NULL PRIMARY KEY,
+        size            INTEGER NOT NULL,
+        sequence_number TEXT    NOT NULL,
+        version         TEXT,
+        vendor_id       TEXT,
+        class_id        TEXT,
+        blobs           TEXT    NOT NULL,
+        details         TEXT    NOT NULL,
+        added_at        INTEGER NOT NULL
+      ) STRICT;
+      CREATE INDEX firmware_by_class ON firmware (class_id, added_at);
+    `,
+  },
 ];
 
 /** The schema version this build writes. */

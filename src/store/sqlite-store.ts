@@ -26,9 +26,11 @@ import Database from 'better-sqlite3';
 import { Lwm2mFotaError } from '../errors';
 import { applyMigrations, checkSchema } from './migrations';
 import { createDeviceTables } from './sqlite-device-tables';
+import { createFirmwareTable } from './sqlite-firmware-table';
 import type {
   DeviceRequestStore,
   EventLog,
+  FirmwareStore,
   NewEvent,
   ObservationStore,
   RegistrationRecord,
@@ -152,6 +154,7 @@ export class SqliteStore implements Store {
   readonly jobs: UpdateJobStore;
   readonly observations: ObservationStore;
   readonly requests: DeviceRequestStore;
+  readonly firmware: FirmwareStore;
 
   readonly #db: Database.Database;
   #closed = false;
@@ -297,6 +300,7 @@ export class SqliteStore implements Store {
     const tables = createDeviceTables(db, (fn) => this.#run(fn), (fn) => this.#read(fn));
     this.observations = tables.observations;
     this.requests = tables.requests;
+    this.firmware = createFirmwareTable(db, (fn) => this.#run(fn), (fn) => this.#read(fn));
   }
 
   /**

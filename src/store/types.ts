@@ -211,12 +211,44 @@ export interface DeviceRequestStore {
   listByEndpoint(endpoint: string, limit?: number): Promise<DeviceRequestRecord[]>;
 }
 
+/**
+ * One accepted firmware (a verified SUIT envelope) as stored. The store indexes the listed
+ * fields; `details` is the repository's JSON, opaque here (src/fota/firmware types it).
+ */
+export interface StoredFirmwareRecord {
+  /** SHA-256 of the envelope, 64 lowercase hex digits. */
+  readonly id: string;
+  /** Envelope size in bytes. */
+  readonly size: number;
+  /** The manifest's sequence number, decimal (uint64 fits). */
+  readonly sequenceNumber: string;
+  readonly version?: string;
+  readonly vendorId?: string;
+  readonly classId?: string;
+  /** SHA-256 hex digests of the image files this firmware keeps in the data directory. */
+  readonly blobs: readonly string[];
+  readonly details: Readonly<Record<string, unknown>>;
+  /** Epoch ms. */
+  readonly addedAt: number;
+}
+
+export interface FirmwareStore {
+  /** Inserts or replaces the record with `record.id`; ERR_STORE_WRITE when a field has the wrong type. */
+  put(record: StoredFirmwareRecord): Promise<void>;
+  /** Resolves false when no such firmware was stored. */
+  delete(id: string): Promise<boolean>;
+  get(id: string): Promise<StoredFirmwareRecord | undefined>;
+  /** Every firmware, oldest first. */
+  list(): Promise<StoredFirmwareRecord[]>;
+}
+
 export interface Store {
   readonly registrations: RegistrationStore;
   readonly events: EventLog;
   readonly jobs: UpdateJobStore;
   readonly observations: ObservationStore;
   readonly requests: DeviceRequestStore;
+  readonly firmware: FirmwareStore;
   /**
    * Commits what is pending and closes; later calls fail with ERR_STORE_CLOSED. Closing
    * again resolves and does nothing.
