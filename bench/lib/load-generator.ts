@@ -2,7 +2,10 @@
  * A CoAP load generator for benchmarks, run as a child process so that it does not share
  * the event loop with the server under test.
  *
- * It keeps `inFlight` confirmable requests outstanding on one connected UDP socket, sends
+ * It keeps `inFlight` confirmable requests outstanding, each slot on its own connected UDP
+ * socket (RFC 7252 §4.4: a message id must not be reused towards a peer within
+ * EXCHANGE_LIFETIME, 247 s; one socket could send only 65,536 requests in that time, and a
+ * server that deduplicates correctly would answer the rest from its cache), sends
  * the next request of a slot as soon as its response arrives, retransmits nothing (a slot
  * whose answer is lost is re-issued after `timeoutMs` and counted as a timeout) and prints
  * one JSON line of `LoadStats` to stdout.
@@ -99,8 +102,16 @@ export function runLoad(options: LoadOptions): Promise<LoadStats> {
   });
 }
 
+/** Requests a socket sends before the slot moves to a fresh source port (below 65,536 ids). */
+const MIDS_PER_SOCKET = 60000;
+
 interface Slot {
   id: number;
+  socket: dgram.Socket | undefined;
+  /** Requests sent from the current socket. */
+  used: number;
+  firstMid: number;
+  /** Message id of the request in flight, -1 when none. */
   mid: number;
   sentAt: number;
   block: number;
@@ -139,20 +150,26 @@ export async function generateLoad(o: LoadOptions): Promise<LoadStats> {
     return encode(MessageType.CON, code, slot.mid, Buffer.from([slot.id >> 8, slot.id & 0xff]), opts, payload);
   };
 
-  const socket = dgram.createSocket(o.host.includes(':') ? 'udp6' : 'udp4');
-  await new Promise<void>((resolve, reject) => {
-    socket.once('error', reject);
-    socket.connect(o.port, o.host, () => {
-      socket.removeListener('error', reject);
-      resolve();
+  const family = o.host.includes(':') ? 'udp6' : 'udp4';
+  const openSocket = (slot: Slot): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      const socket = dgram.createSocket(family);
+      socket.once('error', reject);
+      socket.connect(o.port, o.host, () => {
+        socket.removeListener('error', reject);
+        socket.on('error', () => {
+          // ICMP port unreachable etc.: the slot times out
+        });
+        socket.on('message', (buf) => onMessage(slot, buf));
+        const old = slot.socket;
+        slot.socket = socket;
+        slot.used = 0;
+        slot.firstMid = Math.floor(Math.random() * 65536);
+        old?.close();
+        resolve();
+      });
     });
-  });
-  socket.on('error', () => {
-    // ICMP port unreachable etc.: the slot times out
-  });
 
-  const byMid: (Slot | undefined)[] = new Array(65536);
-  let nextMid = Math.floor(Math.random() * 65536);
   let sent = 0;
   let ok = 0;
   let errors = 0;
@@ -163,15 +180,16 @@ export async function generateLoad(o: LoadOptions): Promise<LoadStats> {
   let running = true;
 
   const send = (slot: Slot): void => {
-    if (total !== undefined && issued >= total) {
-      byMid[slot.mid] = undefined;
+    if (total !== undefined && issued >= total) return;
+    if (slot.used >= MIDS_PER_SOCKET) {
+      // Move to a fresh source port; the slot resumes once it is connected.
+      void openSocket(slot).then(() => send(slot));
       return;
     }
     issued++;
-    byMid[slot.mid] = undefined;
-    nextMid = (nextMid + 1) & 0xffff;
-    slot.mid = nextMid;
-    byMid[slot.mid] = slot;
+    slot.used++;
+    // Per socket, ids run from a random start and never repeat (fewer than 65,536 per socket).
+    slot.mid = (slot.firstMid + slot.used) & 0xffff;
     if (dynamic || block2Szx !== undefined || slot.datagram === undefined) {
       slot.datagram = build(slot);
     } else {
@@ -182,20 +200,19 @@ export async function generateLoad(o: LoadOptions): Promise<LoadStats> {
     }
     slot.sentAt = performance.now();
     sent++;
-    socket.send(slot.datagram);
+    slot.socket!.send(slot.datagram);
   };
 
-  socket.on('message', (buf) => {
+  const onMessage = (slot: Slot, buf: Buffer): void => {
     if (buf.length < 4) return;
     const type = (buf[0] as number) >> 4 & 3;
     const mid = (buf[2] as number) << 8 | (buf[3] as number);
     if (type !== MessageType.ACK) {
       // A separate response: acknowledge it, count it by token.
-      if (type === MessageType.CON) socket.send(Buffer.from([0x60, 0, buf[2] as number, buf[3] as number]));
+      if (type === MessageType.CON) slot.socket!.send(Buffer.from([0x60, 0, buf[2] as number, buf[3] as number]));
       return;
     }
-    const slot = byMid[mid];
-    if (slot === undefined) return;
+    if (mid !== slot.mid) return; // a late answer to a request that already timed out
     const c = buf[1] as number;
     if (c === 0) return; // empty ACK: wait (no separate responses expected in benchmarks)
     const cls = c >> 5;
@@ -216,12 +233,13 @@ export async function generateLoad(o: LoadOptions): Promise<LoadStats> {
         transfers++;
       }
     }
+    slot.mid = -1;
     if (running) send(slot);
-    else byMid[mid] = undefined;
-  });
+  };
 
   const slots: Slot[] = [];
-  for (let i = 0; i < inFlight; i++) slots.push({ id: i, mid: 0, sentAt: 0, block: 0, datagram: undefined });
+  for (let i = 0; i < inFlight; i++) slots.push({ id: i, socket: undefined, used: 0, firstMid: 0, mid: -1, sentAt: 0, block: 0, datagram: undefined });
+  await Promise.all(slots.map((slot) => openSocket(slot)));
   const tStart = performance.now();
   for (const s of slots) send(s);
 
@@ -267,7 +285,7 @@ export async function generateLoad(o: LoadOptions): Promise<LoadStats> {
   running = false;
   clearInterval(sweep);
   await new Promise((r) => setTimeout(r, 50));
-  socket.close();
+  for (const slot of slots) slot.socket?.close();
   return stats;
 }
 
