@@ -1,5 +1,5 @@
 import { Lwm2mFotaError } from '../../errors';
-import { type Link, parseLinkFormat } from '../link-format';
+import { type Link, linkAttribute, parseLinkFormat } from '../content-formats/link-format';
 
 /**
  * The rules of the LwM2M registration interface (OMA-TS-LightweightM2M-Core 1.1/1.2 §6.2,
@@ -152,6 +152,8 @@ export function parseUpdateQuery(query: readonly string[], lwm2mVersion: Lwm2mVe
 }
 
 const ID = /^(0|[1-9]\d{0,4})$/;
+/** Most object links a registration may carry (a device has at most a few hundred). */
+const MAX_LINKS = 4096;
 
 function parseId(s: string, max: number): number | undefined {
   if (!ID.test(s)) return undefined;
@@ -166,9 +168,10 @@ function parseId(s: string, max: number): number | undefined {
  */
 export function parseRegistrationLinks(text: string): ParsedLinks {
   const links = parseLinkFormat(text);
+  if (links.length > MAX_LINKS) throw new Lwm2mFotaError('ERR_LWM2M_LINK_FORMAT', `more than ${MAX_LINKS} links`);
   let rootPath = '/';
   let contentFormats: number[] = [];
-  const root = links.find((l) => l.params.rt === 'oma.lwm2m');
+  const root = links.find((l) => linkAttribute(l, 'rt') === 'oma.lwm2m');
   if (root) {
     rootPath = root.uri.length > 1 ? root.uri.replace(/\/+$/, '') : '/';
     if (!rootPath.startsWith('/')) rootPath = '/' + rootPath;
@@ -191,7 +194,7 @@ export function parseRegistrationLinks(text: string): ParsedLinks {
     if (oid === undefined || (segs.length === 3 && iid === undefined)) {
       throw new Lwm2mFotaError('ERR_LWM2M_LINK_FORMAT', `link <${link.uri}> is not an LwM2M object or object instance`);
     }
-    const ver = link.params.ver;
+    const ver = linkAttribute(link, 'ver');
     objectLinks.push(rel);
     objects.push({
       objectId: oid,
@@ -203,7 +206,7 @@ export function parseRegistrationLinks(text: string): ParsedLinks {
 }
 
 function parseContentFormats(root: Link): number[] {
-  const ct = root.params.ct;
+  const ct = linkAttribute(root, 'ct');
   if (typeof ct !== 'string') return [];
   const out: number[] = [];
   for (const part of ct.split(/\s+/)) {
