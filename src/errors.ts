@@ -33,7 +33,11 @@ export type Lwm2mErrorCode =
   | 'ERR_LWM2M_UNSUPPORTED_FORMAT' // a content format nobody registered a codec for
   | 'ERR_LWM2M_VALUE' // a value that does not fit the resource type
   | 'ERR_LWM2M_DEVICE_ASLEEP' // a queue-mode device is asleep; the request was queued
-  | 'ERR_LWM2M_NO_RESPONSE'; // the device did not answer (timeout, unreachable)
+  | 'ERR_LWM2M_NO_RESPONSE' // the device did not answer (timeout, unreachable)
+  | 'ERR_LWM2M_ATTRIBUTES' // notification attributes that break the rules (pmin > pmax, gt on a string …)
+  | 'ERR_LWM2M_ERROR_RESPONSE' // the device answered with an error code (4.xx/5.xx); the CLI's exit status
+  | 'ERR_LWM2M_REQUEST_NOT_FOUND' // a queued device request id that is not known
+  | 'ERR_LWM2M_OBSERVATION_NOT_FOUND'; // an observation id that is not known
 
 export type SuitErrorCode =
   | 'ERR_SUIT_CBOR' // not well-formed CBOR, or trailing bytes

@@ -4,7 +4,10 @@ import type { Router } from './api/http';
 import { loadOrCreateToken } from './api/token';
 import { createCoapEndpoint } from './coap';
 import type { CoapEndpoint, TransmissionParameters } from './coap/types';
+import { registerDeviceRoutes } from './api/device-routes';
 import { EventBus } from './events';
+import { loadObjectModels, type ModelRegistry } from './lwm2m/model';
+import { DeviceManagement } from './lwm2m/operations/device-management';
 import { RegistrationService } from './lwm2m/registration/registration-service';
 import { openSqliteStore } from './store';
 import type { Store } from './store/types';
@@ -29,6 +32,10 @@ export interface ServerOptions {
   readonly lifetimeGraceMs?: number;
   /** How often lifetimes are checked (default 1000 ms). */
   readonly expirySweepMs?: number;
+  /** How long (ms) a queue-mode device listens after its last contact (default 20 000). */
+  readonly awakeWindowMs?: number;
+  /** One deadline (ms) per exchange with a device; default: the CoAP retransmission schedule. */
+  readonly requestTimeoutMs?: number;
   /** One line per notable thing (registrations, errors). */
   readonly log?: (line: string) => void;
 }
@@ -40,6 +47,10 @@ export interface Lwm2mFotaServer {
   readonly store: Store;
   readonly events: EventBus;
   readonly registrations: RegistrationService;
+  /** The object model (shipped objects and `objectDirs`). */
+  readonly models: ModelRegistry;
+  /** Operations, observations, the request queue of sleeping devices, Send. */
+  readonly devices: DeviceManagement;
   readonly api: ApiServer | undefined;
   readonly token: string;
   close(): Promise<void>;
@@ -82,6 +93,21 @@ export async function createServer(options: ServerOptions = {}): Promise<Lwm2mFo
     cleanup.unshift(() => coap.close());
     registrations.attach(coap);
 
+    const { registry: models, problems } = loadObjectModels({ directories: options.objectDirs ?? [] });
+    for (const p of problems) log(`objects: ${p.severity}: ${p.message}`);
+    const devices = await DeviceManagement.start({
+      coap,
+      registrations,
+      models,
+      store,
+      events,
+      ...(options.awakeWindowMs === undefined ? {} : { awakeWindowMs: options.awakeWindowMs }),
+      ...(options.requestTimeoutMs === undefined ? {} : { requestTimeoutMs: options.requestTimeoutMs }),
+      log,
+    });
+    cleanup.unshift(() => devices.close());
+    devices.attach(coap);
+
     const token = options.token ?? loadOrCreateToken(dataDir);
     let api: ApiServer | undefined;
     if (options.httpPort !== false) {
@@ -91,7 +117,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Lwm2mFo
         token,
         registrations,
         events,
-        extraRoutes: (router: Router) => void router,
+        extraRoutes: (router: Router) => registerDeviceRoutes(router, devices),
       });
       cleanup.unshift(() => api!.close());
     }
@@ -103,6 +129,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Lwm2mFo
       store,
       events,
       registrations,
+      models,
+      devices,
       api,
       token,
       async close() {

@@ -115,6 +115,8 @@ export function statusFor(err: Lwm2mFotaError): number {
     case 'ERR_LWM2M_NOT_REGISTERED':
     case 'ERR_FOTA_FIRMWARE_NOT_FOUND':
     case 'ERR_FOTA_JOB_NOT_FOUND':
+    case 'ERR_LWM2M_REQUEST_NOT_FOUND':
+    case 'ERR_LWM2M_OBSERVATION_NOT_FOUND':
       return 404;
     case 'ERR_API_CONFLICT':
     case 'ERR_FOTA_JOB_CONFLICT':
@@ -125,6 +127,9 @@ export function statusFor(err: Lwm2mFotaError): number {
       return 504;
     case 'ERR_LWM2M_DEVICE_ASLEEP':
       return 202;
+    case 'ERR_LWM2M_CONTENT_FORMAT':
+      // The device answered something that does not decode: a bad gateway, not a bad request.
+      return 502;
     default:
       return err.code.startsWith('ERR_STORE') || err.code.startsWith('ERR_COAP') ? 500 : 400;
   }

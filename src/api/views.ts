@@ -1,5 +1,5 @@
 import { parseRegistrationLinks } from '../lwm2m/registration/registration-request';
-import type { RegistrationRecord, StoredEvent } from '../store/types';
+import type { DeviceRequestRecord, ObservationRecord, RegistrationRecord, StoredEvent } from '../store/types';
 
 /**
  * The device as the REST API and `--json` show it. Stable: scripts rely on these names.
@@ -67,5 +67,57 @@ export function eventView(e: StoredEvent): EventView {
     ...(e.endpoint === undefined ? {} : { endpoint: e.endpoint }),
     time: new Date(e.time).toISOString(),
     data: e.data,
+  };
+}
+
+/** A queued device request as the REST API shows it (`/api/devices/:ep/requests/:id`). */
+export interface DeviceRequestView {
+  id: string;
+  endpoint: string;
+  operation: string;
+  /** queued · sending · completed · failed · cancelled */
+  state: string;
+  request: Record<string, unknown>;
+  attempts: number;
+  /** The device's answer (same shape as a direct answer), once completed. */
+  result?: Record<string, unknown>;
+  error?: { code: string; message: string };
+  createdAt: string;
+  updatedAt: string;
+}
+
+export function deviceRequestView(r: DeviceRequestRecord): DeviceRequestView {
+  return {
+    id: r.id,
+    endpoint: r.endpoint,
+    operation: r.request.operation,
+    state: r.state,
+    request: { ...r.request },
+    attempts: r.attempts,
+    ...(r.result === undefined ? {} : { result: { ...r.result } }),
+    ...(r.error === undefined ? {} : { error: { code: r.error.code, message: r.error.message } }),
+    createdAt: new Date(r.createdAt).toISOString(),
+    updatedAt: new Date(r.updatedAt).toISOString(),
+  };
+}
+
+/** A live observation as the REST API shows it. */
+export interface ObservationView {
+  observationId: string;
+  endpoint: string;
+  kind: 'single' | 'composite';
+  paths: string[];
+  format?: number;
+  createdAt: string;
+}
+
+export function observationView(o: ObservationRecord): ObservationView {
+  return {
+    observationId: o.token,
+    endpoint: o.endpoint,
+    kind: o.kind,
+    paths: [...o.paths],
+    ...(o.format === undefined ? {} : { format: o.format }),
+    createdAt: new Date(o.createdAt).toISOString(),
   };
 }
