@@ -1,0 +1,7 @@
+/** The firmware repository: verified SUIT envelopes and images, stored by digest, served at /fw/<digest>. */
+export { FirmwareRepository, openFirmwareRepository, repositoryDigestOf } from './repository';
+export type { FirmwareCacheStats, FirmwareEventSink, FirmwareRejection, FirmwareRepositoryOptions } from './repository';
+export type { FirmwareImage, FirmwareImageLocation, FirmwareRecord } from './types';
+export { attachFirmwareRoute, firmwareEtag, firmwareRequestHandler, FIRMWARE_ROUTE } from './coap-route';
+export { loadTrustPolicy, type TrustOptions } from './trust';
+export { sha256Hex } from './blob-files';
