@@ -5,7 +5,9 @@ import { loadOrCreateToken } from './api/token';
 import { createCoapEndpoint } from './coap';
 import type { CoapEndpoint, TransmissionParameters } from './coap/types';
 import { registerDeviceRoutes } from './api/device-routes';
+import { addFirmwareRoutes } from './api/firmware-routes';
 import { EventBus } from './events';
+import { attachFirmwareRoute, loadTrustPolicy, openFirmwareRepository, type FirmwareRepository } from './fota/firmware';
 import { loadObjectModels, type ModelRegistry } from './lwm2m/model';
 import { DeviceManagement } from './lwm2m/operations/device-management';
 import { RegistrationService } from './lwm2m/registration/registration-service';
@@ -36,6 +38,12 @@ export interface ServerOptions {
   readonly awakeWindowMs?: number;
   /** One deadline (ms) per exchange with a device; default: the CoAP retransmission schedule. */
   readonly requestTimeoutMs?: number;
+  /** Trusted public keys (PEM files) firmware must be signed with; without trust or policy every firmware is refused. */
+  readonly trust?: readonly string[];
+  /** A JSON trust policy file (src/suit `SuitPolicyJson`: keys with roles, signers, IDs, minimum sequence number). */
+  readonly policy?: string;
+  /** Bytes of firmware files kept in memory for serving, shared by all devices (default 128 MiB). */
+  readonly firmwareCacheBytes?: number;
   /** One line per notable thing (registrations, errors). */
   readonly log?: (line: string) => void;
 }
@@ -51,6 +59,8 @@ export interface Lwm2mFotaServer {
   readonly models: ModelRegistry;
   /** Operations, observations, the request queue of sleeping devices, Send. */
   readonly devices: DeviceManagement;
+  /** Verified firmware, served at coap /fw/<digest>. */
+  readonly firmware: FirmwareRepository;
   readonly api: ApiServer | undefined;
   readonly token: string;
   close(): Promise<void>;
@@ -108,6 +118,18 @@ export async function createServer(options: ServerOptions = {}): Promise<Lwm2mFo
     cleanup.unshift(() => devices.close());
     devices.attach(coap);
 
+    const firmware = await openFirmwareRepository({
+      dataDir,
+      store: store.firmware,
+      policy: loadTrustPolicy({ ...(options.trust ? { trust: options.trust } : {}), ...(options.policy !== undefined ? { policy: options.policy } : {}) }),
+      events,
+      ...(options.firmwareCacheBytes === undefined ? {} : { cacheBytes: options.firmwareCacheBytes }),
+      // The hook update jobs hang on: no removal while an active job delivers the firmware.
+      isInUse: async (id) => (await store.jobs.listActive()).some((j) => j.firmwareId === id),
+      log,
+    });
+    attachFirmwareRoute(coap, firmware, (err) => log(`firmware: ${err.message}`));
+
     const token = options.token ?? loadOrCreateToken(dataDir);
     let api: ApiServer | undefined;
     if (options.httpPort !== false) {
@@ -117,7 +139,10 @@ export async function createServer(options: ServerOptions = {}): Promise<Lwm2mFo
         token,
         registrations,
         events,
-        extraRoutes: (router: Router) => registerDeviceRoutes(router, devices),
+        extraRoutes: (router: Router) => {
+          registerDeviceRoutes(router, devices);
+          addFirmwareRoutes(router, firmware);
+        },
       });
       cleanup.unshift(() => api!.close());
     }
@@ -131,6 +156,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Lwm2mFo
       registrations,
       models,
       devices,
+      firmware,
       api,
       token,
       async close() {

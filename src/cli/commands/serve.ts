@@ -11,6 +11,8 @@ interface ServeOptions {
   objects?: string[];
   lifetimeGrace: string;
   quiet?: boolean;
+  trust?: string[];
+  policy?: string;
 }
 
 export function register(program: Command): void {
@@ -25,6 +27,8 @@ export function register(program: Command): void {
     .option('--objects <dir...>', 'extra folders of OMA DDF XML object definitions')
     .option('--lifetime-grace <seconds>', 'extra seconds after a lifetime before a silent device is dropped', '0')
     .option('--quiet', 'do not log every registration (errors and start-up lines only)')
+    .option('--trust <pub.pem...>', 'trusted public key(s) firmware must be signed with (PEM)')
+    .option('--policy <file>', 'trust policy JSON (keys with roles, signer requirements, vendor/class IDs, minimum sequence number)')
     .action(
       action(async (opts: ServeOptions) => {
         const coapPort = parseIntOption('--coap-port', opts.coapPort, 0, 65535);
@@ -42,6 +46,8 @@ export function register(program: Command): void {
           httpHost: opts.httpHost,
           lifetimeGraceMs: grace * 1000,
           ...(opts.objects ? { objectDirs: opts.objects } : {}),
+          ...(opts.trust ? { trust: opts.trust } : {}),
+          ...(opts.policy !== undefined ? { policy: opts.policy } : {}),
           log,
         });
         const c = server.coap.address();
@@ -50,6 +56,11 @@ export function register(program: Command): void {
         process.stdout.write(`lwm2m-fota listening: coap://${host}:${c.port} (registration at /rd)\n`);
         if (h) process.stdout.write(`REST API: http://${h.address}:${h.port}/api (token in ${server.dataDir}/api-token or LWM2M_FOTA_TOKEN)\n`);
         process.stdout.write(`data: ${server.dataDir} · ${server.registrations.count()} registered device(s) loaded\n`);
+        process.stdout.write(
+          server.firmware.trustConfigured
+            ? `firmware: ${server.firmware.list().length} in the repository, served at /fw/<sha256>\n`
+            : 'firmware: no --trust or --policy given, the repository refuses every firmware\n',
+        );
         await new Promise<void>((resolve) => {
           const stop = (): void => {
             process.off('SIGINT', stop);

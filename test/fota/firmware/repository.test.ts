@@ -100,7 +100,7 @@ describe('adding firmware', () => {
     const img = image(2000);
     const env = envelopeFor(img);
     const wrong = Buffer.from(img);
-    wrong[100] ^= 1;
+    wrong[100] = wrong[100]! ^ 1;
     const e1 = await failure(repo.add(env, wrong));
     expect(e1.code).toBe('ERR_FOTA_FIRMWARE_REJECTED');
     expect(e1.context.suitCode).toBe('ERR_SUIT_IMAGE_DIGEST');
@@ -256,7 +256,7 @@ describe('after a restart', () => {
     const r = await repo.add(envelopeFor(img), img);
     const file = join(tmp.dir, 'firmware', sha256(img));
     const bad = readFileSync(file);
-    bad[0] ^= 0xff;
+    bad[0] = bad[0]! ^ 0xff;
     writeFileSync(file, bad);
     const fresh = await open();
     expect((await failure(fresh.payloadOf(r.id))).code).toBe('ERR_STORE_READ');
