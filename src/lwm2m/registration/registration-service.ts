@@ -47,6 +47,8 @@ interface ExpiryEntry {
 }
 
 const TEXT = ContentFormat.TextPlain;
+/** 64 URI-safe characters in ASCII order, so that string order is numeric order. */
+const SORTABLE_ALPHABET = '-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz';
 
 function reject(code: string, message: string): OutgoingResponse {
   // RFC 7252 §5.5.2: a diagnostic payload is a human-readable UTF-8 string.
@@ -74,6 +76,7 @@ export class RegistrationService {
   private readonly interned = new Map<string, string>();
   private idPool = Buffer.alloc(0);
   private idPoolOffset = 0;
+  private idSeq = 0;
 
   private constructor(options: RegistrationServiceOptions) {
     this.store = options.store;
@@ -327,15 +330,30 @@ export class RegistrationService {
     return s;
   }
 
-  /** 12 base64url characters (72 random bits), from a pooled random buffer. */
+  /**
+   * A registration id: 8 characters of a time-ordered counter then 4 random ones, in an
+   * alphabet sorted like ASCII. Ids created later sort later, so the store's unique index
+   * on them grows at its right edge instead of taking a random page per registration
+   * (measured: the random-key index insert was the costliest part of a registration).
+   * Short, because constrained devices keep the Location-Path for their updates.
+   */
   private newId(): string {
     for (;;) {
-      if (this.idPoolOffset + 9 > this.idPool.length) {
-        this.idPool = randomBytes(9 * 512);
+      // 48 bits: milliseconds × 64, bumped by one when several ids fall in one millisecond.
+      this.idSeq = Math.max(this.clock.now() * 64, this.idSeq + 1);
+      let v = this.idSeq;
+      let id = '';
+      for (let i = 0; i < 8; i++) {
+        id = SORTABLE_ALPHABET[v % 64]! + id;
+        v = Math.floor(v / 64);
+      }
+      if (this.idPoolOffset + 3 > this.idPool.length) {
+        this.idPool = randomBytes(3 * 1024);
         this.idPoolOffset = 0;
       }
-      const id = this.idPool.toString('base64url', this.idPoolOffset, this.idPoolOffset + 9);
-      this.idPoolOffset += 9;
+      const r = this.idPool.readUIntBE(this.idPoolOffset, 3);
+      this.idPoolOffset += 3;
+      for (let i = 0; i < 4; i++) id += SORTABLE_ALPHABET[(r >> (6 * i)) & 63]!;
       if (!this.byId.has(id)) return id;
     }
   }

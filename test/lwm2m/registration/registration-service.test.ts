@@ -105,6 +105,20 @@ describe('RegistrationService over a real SQLite store', () => {
     expect(types).toContainEqual(['expired', 'quiet']);
   });
 
+  it('hands out short, unique, time-ordered registration ids', async () => {
+    const svc = await start();
+    const ids: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      if (i % 50 === 0) now += 1;
+      const res = await svc.handle(request({ method: 'POST', path: ['rd'], query: [`ep=id-${i}`], payload: LINKS }));
+      ids.push(res.locationPath![1]!);
+    }
+    expect(new Set(ids).size).toBe(200);
+    for (const id of ids) expect(id).toMatch(/^[-0-9A-Za-z_]{12}$/);
+    const prefixes = ids.map((id) => id.slice(0, 8));
+    expect([...prefixes].sort()).toEqual(prefixes);
+  });
+
   it('de-registers with 2.02 and 4.04 afterwards', async () => {
     const svc = await start();
     const id = (await svc.handle(request({ method: 'POST', path: ['rd'], query: ['ep=d'], payload: LINKS }))).locationPath![1]!;
