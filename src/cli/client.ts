@@ -53,18 +53,22 @@ export class ApiClient {
     return parsed as T;
   }
 
-  /** The raw fetch Response (for streams); throws ERR_API_UNREACHABLE when no server answers. */
+  /**
+   * The raw fetch Response (for streams); throws ERR_API_UNREACHABLE when no server answers.
+   * A `Uint8Array` body is sent as it is (application/octet-stream), anything else as JSON.
+   */
   async raw(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> {
     const url = this.base + path;
+    const binary = body instanceof Uint8Array;
     try {
       return await fetch(url, {
         method,
         headers: {
           authorization: `Bearer ${this.token}`,
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(body === undefined ? {} : { 'content-type': binary ? 'application/octet-stream' : 'application/json' }),
           ...headers,
         },
-        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        ...(body === undefined ? {} : { body: binary ? body : JSON.stringify(body) }),
       });
     } catch (err) {
       const cause = (err as { cause?: { code?: string; message?: string } }).cause;

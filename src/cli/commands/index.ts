@@ -5,6 +5,7 @@ import { register as deleteInstance } from './delete';
 import { register as devices } from './devices';
 import { register as discover } from './discover';
 import { register as exec } from './exec';
+import { register as firmware } from './firmware';
 import { register as keys } from './keys';
 import { register as manifest } from './manifest';
 import { register as observe } from './observe';
@@ -14,4 +15,4 @@ import { register as write } from './write';
 import { register as simulate } from './simulate';
 
 /** Each command file exports `register(program)`; add yours here. */
-export const commands: Array<(program: Command) => void> = [serve, devices, keys, manifest, simulate, read, write, exec, create, deleteInstance, discover, attributes, observe];
+export const commands: Array<(program: Command) => void> = [serve, devices, keys, manifest, simulate, read, write, exec, create, deleteInstance, discover, attributes, observe, firmware];

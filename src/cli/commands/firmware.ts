@@ -1,0 +1,129 @@
+/**
+ * `lwm2m-fota firmware add|list|show|remove`: the firmware repository of a running server,
+ * over the REST API. `add` uploads the image first (PUT /api/firmware/images/<sha256>,
+ * raw bytes) and then the envelope (POST /api/firmware), which the server verifies against
+ * its trust policy before it accepts anything.
+ */
+import { createHash } from 'node:crypto';
+import type { Command } from 'commander';
+import { Lwm2mFotaError } from '../../errors';
+import type { FirmwareRecord } from '../../fota/firmware/types';
+import { ApiClient, connectionOptions, type ServerConnectionOptions } from '../client';
+import { action, printJson, usageError } from '../run';
+import { readInput } from './keys';
+
+interface JsonOption extends ServerConnectionOptions {
+  json?: boolean;
+}
+
+interface AddOptions extends JsonOption {
+  image?: string;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n';
+}
+
+function describe(r: FirmwareRecord): string {
+  const lines: Array<[string, string]> = [
+    ['id', r.id],
+    ['uri', r.uri],
+    ['version', r.version ?? '-'],
+    ['sequence', String(r.sequenceNumber)],
+    ['vendor', r.vendorId ?? '-'],
+    ['class', r.classId ?? '-'],
+    ['size', `${r.size} bytes`],
+  ];
+  if (r.description !== null) lines.push(['description', r.description]);
+  for (const i of r.images) {
+    const what = i.digest === null ? 'no digest' : `sha-256:${i.digest}${i.size === null ? '' : ` (${i.size} bytes)`}`;
+    lines.push([`image ${i.component}`, `${what}, ${i.location}${i.uri === null ? '' : ` ${i.uri}`}${i.stored ? ', stored' : ''}`]);
+  }
+  lines.push(['payload', r.payload === null ? '- (not stored: payload-only delivery unavailable)' : r.payload.uri]);
+  lines.push(['signers', r.signers.join(', ')]);
+  lines.push(['added', r.addedAt]);
+  const w = Math.max(...lines.map(([k]) => k.length));
+  return lines.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n') + '\n';
+}
+
+/** A full id, or the one firmware whose id starts with `prefix` (at least 6 hex digits). */
+async function resolveId(client: ApiClient, prefix: string): Promise<string> {
+  const p = prefix.toLowerCase();
+  if (/^[0-9a-f]{64}$/.test(p)) return p;
+  if (!/^[0-9a-f]{6,63}$/.test(p)) throw usageError(`a firmware id is its SHA-256 (64 hex digits) or a prefix of at least 6, got "${prefix}"`);
+  const { firmware } = await client.get<{ firmware: FirmwareRecord[] }>('/api/firmware');
+  const hits = firmware.filter((f) => f.id.startsWith(p));
+  if (hits.length === 1) return hits[0]!.id;
+  if (hits.length === 0) throw new Lwm2mFotaError('ERR_FOTA_FIRMWARE_NOT_FOUND', `no firmware id starts with ${p}`);
+  throw usageError(`${hits.length} firmware ids start with ${p}; give more digits`);
+}
+
+export function register(program: Command): void {
+  const firmware = program.command('firmware').description('the firmware repository of a running server (SUIT envelopes, verified on add)');
+
+  connectionOptions(
+    firmware
+      .command('add')
+      .description('add a signed SUIT envelope; the server verifies it against its trust policy first')
+      .argument('<envelope>', 'SUIT envelope file'),
+  )
+    .option('--image <file>', 'the firmware image, when the manifest fetches it from this server (/fw/<sha256>) or for payload-only delivery')
+    .option('--json', 'print the firmware record as JSON')
+    .action(
+      action(async (file: string, opts: AddOptions) => {
+        const envelope = readInput(file);
+        const image = opts.image === undefined ? undefined : readInput(opts.image);
+        const client = new ApiClient(opts);
+        if (image !== undefined) {
+          const digest = createHash('sha256').update(image).digest('hex');
+          await client.call('PUT', `/api/firmware/images/${digest}`, image);
+        }
+        const record = await client.call<FirmwareRecord>('POST', '/api/firmware', envelope);
+        if (opts.json) return printJson(record);
+        process.stdout.write(`added ${record.id}\n` + describe(record));
+      }),
+    );
+
+  connectionOptions(firmware.command('list').description('list the firmware in the repository'))
+    .option('--json', 'print JSON (an array of firmware records)')
+    .action(
+      action(async (opts: JsonOption) => {
+        const { firmware: list } = await new ApiClient(opts).get<{ firmware: FirmwareRecord[] }>('/api/firmware');
+        if (opts.json) return printJson(list);
+        if (list.length === 0) {
+          process.stdout.write('no firmware\n');
+          return;
+        }
+        const rows = [['ID', 'VERSION', 'SEQUENCE', 'CLASS', 'SIZE', 'IMAGE', 'ADDED']];
+        for (const f of list) {
+          const img = f.images[0];
+          const image = img === undefined ? '-' : `${img.location}${img.stored ? ` ${img.size ?? '?'} B` : ''}`;
+          rows.push([f.id, f.version ?? '-', String(f.sequenceNumber), f.classId ?? '-', String(f.size), image, f.addedAt]);
+        }
+        process.stdout.write(table(rows));
+      }),
+    );
+
+  connectionOptions(firmware.command('show').description('show one firmware').argument('<id>', 'firmware id (or a unique prefix)'))
+    .option('--json', 'print JSON')
+    .action(
+      action(async (id: string, opts: JsonOption) => {
+        const client = new ApiClient(opts);
+        const record = await client.get<FirmwareRecord>(`/api/firmware/${await resolveId(client, id)}`);
+        if (opts.json) return printJson(record);
+        process.stdout.write(describe(record));
+      }),
+    );
+
+  connectionOptions(firmware.command('remove').description('remove a firmware (refused while an update job uses it)').argument('<id>', 'firmware id (or a unique prefix)'))
+    .option('--json', 'print the removed record as JSON')
+    .action(
+      action(async (id: string, opts: JsonOption) => {
+        const client = new ApiClient(opts);
+        const { removed } = await client.call<{ removed: FirmwareRecord }>('DELETE', `/api/firmware/${await resolveId(client, id)}`);
+        if (opts.json) return printJson(removed);
+        process.stdout.write(`removed ${removed.id}\n`);
+      }),
+    );
+}
