@@ -64,7 +64,8 @@ export type FotaErrorCode =
   | 'ERR_FOTA_JOB_CONFLICT' // a job is already running for that device
   | 'ERR_FOTA_JOB_NOT_FOUND'
   | 'ERR_FOTA_UNSUPPORTED_DELIVERY' // the device supports no delivery we can use
-  | 'ERR_FOTA_CANCEL_TOO_LATE'; // cancel asked after Update (/5/0/2) was executed: the install cannot be stopped
+  | 'ERR_FOTA_CANCEL_TOO_LATE' // cancel asked after Update (/5/0/2) was executed: the install cannot be stopped
+  | 'ERR_FOTA_VERSION_UNKNOWN'; // the manifest announces no firmware version, so an update could not be confirmed
 
 export type ApiErrorCode =
   | 'ERR_API_UNAUTHORIZED'

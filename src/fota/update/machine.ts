@@ -313,12 +313,12 @@ export const PATHS = {
 export type UpdateEventType =
   | 'updateQueued'
   | 'updateRetryScheduled'
-  | 'updateDeliveryStarted'
+  | 'updateDelivering'
   | 'updateDownloaded'
-  | 'updateExecuted'
-  | 'updateAccepted'
-  | 'updateReregistered'
-  | 'updateCancelRequested'
+  | 'updateUpdating'
+  | 'updateRebooting'
+  | 'updateVerifying'
+  | 'updateCancelling'
   | 'updateSucceeded'
   | 'updateFailed'
   | 'updateCancelled'
@@ -438,12 +438,12 @@ function summarize(input: JobInput): string {
 
 const EVENTS: Readonly<Record<JobStateValue, UpdateEventType>> = {
   queued: 'updateRetryScheduled',
-  delivering: 'updateDeliveryStarted',
+  delivering: 'updateDelivering',
   downloaded: 'updateDownloaded',
-  updating: 'updateExecuted',
-  rebooting: 'updateAccepted',
-  verifying: 'updateReregistered',
-  cancelling: 'updateCancelRequested',
+  updating: 'updateUpdating',
+  rebooting: 'updateRebooting',
+  verifying: 'updateVerifying',
+  cancelling: 'updateCancelling',
   succeeded: 'updateSucceeded',
   failed: 'updateFailed',
   cancelled: 'updateCancelled',
