@@ -7,7 +7,9 @@ import type { CoapEndpoint, TransmissionParameters } from './coap/types';
 import { registerDeviceRoutes } from './api/device-routes';
 import { addFirmwareRoutes } from './api/firmware-routes';
 import { EventBus } from './events';
-import { attachFirmwareRoute, loadTrustPolicy, openFirmwareRepository, type FirmwareRepository } from './fota/firmware';
+import { FIRMWARE_ROUTE, firmwareRequestHandler, loadTrustPolicy, openFirmwareRepository, type FirmwareRepository } from './fota/firmware';
+import { UpdateService, withFirmwareRequestHook, type UpdateConfigOverrides } from './fota/update/service';
+import { registerUpdateRoutes } from './api/update-routes';
 import { loadObjectModels, type ModelRegistry } from './lwm2m/model';
 import { DeviceManagement } from './lwm2m/operations/device-management';
 import { RegistrationService } from './lwm2m/registration/registration-service';
@@ -44,6 +46,14 @@ export interface ServerOptions {
   readonly policy?: string;
   /** Bytes of firmware files kept in memory for serving, shared by all devices (default 128 MiB). */
   readonly firmwareCacheBytes?: number;
+  /** Firmware updates: retries, backoff and timeouts; the host devices fetch firmware from. */
+  readonly update?: {
+    readonly config?: UpdateConfigOverrides;
+    /** Host name or address in pull URIs (default: inferred per device from the bound address). */
+    readonly packageHost?: string;
+    /** At most one `updateProgress` event per job per this many ms (default 1000). */
+    readonly progressIntervalMs?: number;
+  };
   /** One line per notable thing (registrations, errors). */
   readonly log?: (line: string) => void;
 }
@@ -61,6 +71,8 @@ export interface Lwm2mFotaServer {
   readonly devices: DeviceManagement;
   /** Verified firmware, served at coap /fw/<digest>. */
   readonly firmware: FirmwareRepository;
+  /** Update jobs: start, cancel, status; resumed from the store at start-up. */
+  readonly updates: UpdateService;
   readonly api: ApiServer | undefined;
   readonly token: string;
   close(): Promise<void>;
@@ -128,7 +140,29 @@ export async function createServer(options: ServerOptions = {}): Promise<Lwm2mFo
       isInUse: async (id) => (await store.jobs.listActive()).some((j) => j.firmwareId === id),
       log,
     });
-    attachFirmwareRoute(coap, firmware, (err) => log(`firmware: ${err.message}`));
+    // The update service sees every /fw request first: a device's Block2 requests are pull progress.
+    let updates: UpdateService | undefined;
+    coap.route(
+      FIRMWARE_ROUTE,
+      withFirmwareRequestHook(
+        firmwareRequestHandler(firmware, (err) => log(`firmware: ${err.message}`)),
+        (req) => updates?.onFirmwareRequest(req),
+      ),
+    );
+    updates = await UpdateService.start({
+      jobs: store.jobs,
+      devices,
+      registrations,
+      coap,
+      firmware,
+      events,
+      ...(options.update?.config === undefined ? {} : { config: options.update.config }),
+      ...(options.update?.packageHost === undefined ? {} : { packageHost: options.update.packageHost }),
+      ...(options.update?.progressIntervalMs === undefined ? {} : { progressIntervalMs: options.update.progressIntervalMs }),
+      log,
+    });
+    const updateService = updates;
+    cleanup.unshift(() => updateService.close());
 
     const token = options.token ?? loadOrCreateToken(dataDir);
     let api: ApiServer | undefined;
@@ -139,7 +173,10 @@ export async function createServer(options: ServerOptions = {}): Promise<Lwm2mFo
         token,
         registrations,
         events,
+        describeDevice: async (endpoint, detail) => ({ firmwareVersion: (await updateService.firmwareVersion(endpoint, { read: detail })) ?? null }),
         extraRoutes: (router: Router) => {
+          // Before the device routes' /api/devices/:endpoint/*rest catch-all.
+          registerUpdateRoutes(router, updateService);
           registerDeviceRoutes(router, devices);
           addFirmwareRoutes(router, firmware);
         },
@@ -157,6 +194,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Lwm2mFo
       models,
       devices,
       firmware,
+      updates: updateService,
       api,
       token,
       async close() {

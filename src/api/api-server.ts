@@ -16,6 +16,11 @@ export interface ApiServerOptions {
   readonly token: string;
   readonly registrations: RegistrationService;
   readonly events: EventBus;
+  /**
+   * What other services know of a device, merged into `GET /api/devices` (detail false:
+   * cached facts only) and `GET /api/devices/:endpoint` (detail true), e.g. its firmware version.
+   */
+  readonly describeDevice?: (endpoint: string, detail: boolean) => Promise<Record<string, unknown>> | Record<string, unknown>;
   /** Later capabilities add their routes here. */
   readonly extraRoutes?: (router: Router) => void;
   /** SSE keep-alive comment interval (default 15 s). */
@@ -39,13 +44,16 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
   const router = new Router();
   const streams = new Set<ServerResponse>();
 
-  router.add('GET', '/api/devices', () => ({
-    devices: registrations.list().map((r) => deviceView(r, registrations.expiresAt(r))),
+  const describe = options.describeDevice;
+  router.add('GET', '/api/devices', async () => ({
+    devices: await Promise.all(
+      registrations.list().map(async (r) => ({ ...deviceView(r, registrations.expiresAt(r)), ...(describe ? await describe(r.endpoint, false) : {}) })),
+    ),
   }));
-  router.add('GET', '/api/devices/:endpoint', ({ params }) => {
+  router.add('GET', '/api/devices/:endpoint', async ({ params }) => {
     const rec = registrations.get(params.endpoint!);
     if (!rec) throw notFound(`device ${params.endpoint} is not registered`);
-    return deviceView(rec, registrations.expiresAt(rec));
+    return { ...deviceView(rec, registrations.expiresAt(rec)), ...(describe ? await describe(rec.endpoint, true) : {}) };
   });
   router.add('GET', '/api/events', (ctx) => streamEvents(ctx.req, ctx.res, ctx.url, events, streams, options.keepAliveMs ?? 15000));
   options.extraRoutes?.(router);

@@ -22,6 +22,8 @@ export interface DeviceView {
   registeredAt: string;
   lastSeen: string;
   expiresAt: string;
+  /** /3/0/3 as the server last read it (after registration and after each update); null when unknown. */
+  firmwareVersion?: string | null;
 }
 
 /** An IPv4 peer on a dual-stack socket shows as its plain dotted address. */

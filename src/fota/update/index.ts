@@ -60,3 +60,10 @@ export {
 export type { DeviceFailureReason, FailureReason, FailureResult, ServerFailureReason } from './update-result';
 export { chooseDelivery, DeliveryMethod, FirmwareProtocol } from './delivery';
 export type { DeliveryChoice, DeliveryMethodName, DeliveryOptions, DeviceDeliverySupport, PackageScheme } from './delivery';
+export { JobRunner, isRequestEffect } from './runner';
+export type { JobRunnerOptions, JobRunnerPort, RequestEffect } from './runner';
+export { UpdateService, withFirmwareRequestHook } from './service';
+export type { FirmwareCatalog, StartUpdateOptions, UpdateConfigOverrides, UpdateServiceOptions } from './service';
+export { historyView, jobView } from './view';
+export type { UpdateHistoryView, UpdateJobView } from './view';
+export { firmwareFileUri, packageHostFor } from './package-uri';
