@@ -13,6 +13,9 @@ interface ServeOptions {
   quiet?: boolean;
   trust?: string[];
   policy?: string;
+  packageHost?: string;
+  updateAttempts: string;
+  updateBackoff: string;
 }
 
 export function register(program: Command): void {
@@ -29,11 +32,16 @@ export function register(program: Command): void {
     .option('--quiet', 'do not log every registration (errors and start-up lines only)')
     .option('--trust <pub.pem...>', 'trusted public key(s) firmware must be signed with (PEM)')
     .option('--policy <file>', 'trust policy JSON (keys with roles, signer requirements, vendor/class IDs, minimum sequence number)')
+    .option('--package-host <host>', 'host name or address devices fetch firmware from (default: inferred from the address each device reaches)')
+    .option('--update-attempts <n>', 'attempts per update job before a transient failure (Update Result 4, timeout, lost contact) fails it', '3')
+    .option('--update-backoff <seconds>', 'wait before the first retry of an update; doubles per attempt (at most 1 h)', '30')
     .action(
       action(async (opts: ServeOptions) => {
         const coapPort = parseIntOption('--coap-port', opts.coapPort, 0, 65535);
         const httpPort = parseIntOption('--http-port', opts.httpPort, 0, 65535);
         const grace = parseIntOption('--lifetime-grace', opts.lifetimeGrace, 0, 86400);
+        const attempts = parseIntOption('--update-attempts', opts.updateAttempts, 1, 100);
+        const backoff = parseIntOption('--update-backoff', opts.updateBackoff, 0, 86400);
         const log = (line: string): void => {
           if (opts.quiet && !line.startsWith('coap:')) return;
           process.stdout.write(`${new Date().toISOString()} ${line}\n`);
@@ -48,6 +56,10 @@ export function register(program: Command): void {
           ...(opts.objects ? { objectDirs: opts.objects } : {}),
           ...(opts.trust ? { trust: opts.trust } : {}),
           ...(opts.policy !== undefined ? { policy: opts.policy } : {}),
+          update: {
+            config: { maxAttempts: attempts, backoffBaseMs: backoff * 1000 },
+            ...(opts.packageHost === undefined ? {} : { packageHost: opts.packageHost }),
+          },
           log,
         });
         const c = server.coap.address();
