@@ -8,6 +8,7 @@ import { resource } from '../../src/lwm2m/content-formats/node';
 import { parsePath } from '../../src/lwm2m/model/path';
 import type { ReadResponse } from '../../src/lwm2m/operations/types';
 import { createServer, type Lwm2mFotaServer, type ServerOptions } from '../../src/server';
+import { openSqliteStore } from '../../src/store';
 import { FAST, codeOf, collect, nextEvent } from '../helpers/device-management';
 import { TestDevice } from '../helpers/lwm2m-test-device';
 import { tempDir } from '../helpers/tmp';
@@ -103,7 +104,6 @@ describe('device management across restarts and sleep', () => {
     await s1.close();
     server = undefined;
     // The registration goes while the server is down (as if it had expired then).
-    const { openSqliteStore } = await import('../../src/store');
     const store = openSqliteStore({ file: `${tmp.dir}/lwm2m-fota.sqlite` });
     await store.registrations.delete('gone');
     await store.close();

@@ -176,44 +176,59 @@ export function statusLine(a: AnswerJson): string {
   return `${codeText(a.code)}${a.formatName ? ` (${a.formatName}${a.fallback ? `, ${a.fallback}` : ''})` : ''}`;
 }
 
-/** Reads a Server-Sent Events stream, calling `onEvent` for each event until the stream ends or `signal` aborts. */
-export async function readEventStream(
+/**
+ * Reads a Server-Sent Events stream, calling `onEvent` for each event. `done` settles when
+ * the stream ends; `cancel()` ends it (and frees the connection).
+ */
+export function readEventStream(
   res: Response,
   onEvent: (e: { id?: string; event?: string; data: string }) => void,
-): Promise<void> {
+): { done: Promise<void>; cancel: () => void } {
   if (!res.ok || res.body === null) {
-    throw new Lwm2mFotaError('ERR_API_RESPONSE', `event stream answered ${res.status}`);
+    return { done: Promise.reject(new Lwm2mFotaError('ERR_API_RESPONSE', `event stream answered ${res.status}`)), cancel: () => {} };
   }
+  const reader = res.body.getReader();
   const decoder = new TextDecoder();
   let buf = '';
   let cur: { id?: string; event?: string; data: string[] } = { data: [] };
-  const reader = res.body.getReader();
-  try {
-    for (;;) {
-      const { value, done } = await reader.read();
-      if (done) return;
-      buf += decoder.decode(value, { stream: true });
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl).replace(/\r$/, '');
-        buf = buf.slice(nl + 1);
-        if (line === '') {
-          if (cur.data.length > 0) onEvent({ ...(cur.id ? { id: cur.id } : {}), ...(cur.event ? { event: cur.event } : {}), data: cur.data.join('\n') });
-          cur = { data: [] };
-        } else if (line.startsWith(':')) {
-          continue;
-        } else {
-          const i = line.indexOf(':');
-          const field = i < 0 ? line : line.slice(0, i);
-          const val = i < 0 ? '' : line.slice(i + 1).replace(/^ /, '');
-          if (field === 'data') cur.data.push(val);
-          else if (field === 'event') cur.event = val;
-          else if (field === 'id') cur.id = val;
+  let cancelled = false;
+  const line = (l: string): void => {
+    if (l === '') {
+      if (cur.data.length > 0) onEvent({ ...(cur.id ? { id: cur.id } : {}), ...(cur.event ? { event: cur.event } : {}), data: cur.data.join('\n') });
+      cur = { data: [] };
+      return;
+    }
+    if (l.startsWith(':')) return;
+    const i = l.indexOf(':');
+    const field = i < 0 ? l : l.slice(0, i);
+    const val = i < 0 ? '' : l.slice(i + 1).replace(/^ /, '');
+    if (field === 'data') cur.data.push(val);
+    else if (field === 'event') cur.event = val;
+    else if (field === 'id') cur.id = val;
+  };
+  const done = (async () => {
+    try {
+      for (;;) {
+        const { value, done: end } = await reader.read();
+        if (end) return;
+        buf += decoder.decode(value, { stream: true });
+        let nl: number;
+        while ((nl = buf.indexOf('\n')) >= 0) {
+          const l = buf.slice(0, nl).replace(/\r$/, '');
+          buf = buf.slice(nl + 1);
+          line(l);
         }
       }
+    } catch (err) {
+      if (cancelled) return;
+      throw err;
     }
-  } catch (err) {
-    if ((err as Error).name === 'AbortError') return;
-    throw err;
-  }
+  })();
+  return {
+    done,
+    cancel: () => {
+      cancelled = true;
+      void reader.cancel().catch(() => undefined);
+    },
+  };
 }

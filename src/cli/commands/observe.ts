@@ -88,7 +88,8 @@ export function register(program: Command): void {
           observationId = undefined;
           finished?.();
         }
-      }).then(() => finished?.(), (err: Error) => finished?.(err));
+      });
+      reading.done.then(() => finished?.(), (err: Error) => finished?.(err));
 
       const answer = await client.call<AnswerJson | QueuedJson>('POST', deviceUrl(endpoint, `${path}/observe`, opts.format));
       if ('queued' in answer && answer.queued) {
@@ -107,7 +108,7 @@ export function register(program: Command): void {
           ? client.call('DELETE', deviceUrl(endpoint, `/observations/${id}`)).catch(() => undefined)
           : Promise.resolve();
         void cancel.then(() => {
-          void stream.body?.cancel().catch(() => undefined);
+          reading.cancel();
           finished?.();
         });
       };
@@ -118,8 +119,7 @@ export function register(program: Command): void {
       } finally {
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
-        void stream.body?.cancel().catch(() => undefined);
-        void reading;
+        reading.cancel();
       }
     }),
   );
