@@ -65,7 +65,8 @@ export type FotaErrorCode =
   | 'ERR_FOTA_JOB_NOT_FOUND'
   | 'ERR_FOTA_UNSUPPORTED_DELIVERY' // the device supports no delivery we can use
   | 'ERR_FOTA_CANCEL_TOO_LATE' // cancel asked after Update (/5/0/2) was executed: the install cannot be stopped
-  | 'ERR_FOTA_VERSION_UNKNOWN'; // the manifest announces no firmware version, so an update could not be confirmed
+  | 'ERR_FOTA_VERSION_UNKNOWN' // the manifest announces no firmware version, so an update could not be confirmed
+  | 'ERR_FOTA_UPDATE_FAILED'; // an update job ended failed or cancelled (`update --wait`'s exit status)
 
 export type ApiErrorCode =
   | 'ERR_API_UNAUTHORIZED'

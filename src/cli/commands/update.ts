@@ -1,0 +1,238 @@
+/**
+ * `lwm2m-fota update <endpoint> --firmware <id> [--method pull|push] [--payload-only]
+ * [--wait] [--json]`: starts an update job through the REST API; with --wait follows the
+ * event stream (a live progress bar on a terminal, plain lines otherwise) until the job
+ * ends, and exits non-zero unless it succeeded.
+ */
+import type { Command } from 'commander';
+import { Lwm2mFotaError } from '../../errors';
+import type { UpdateJobView } from '../../fota/update/view';
+import { ApiClient, connectionOptions, type ServerConnectionOptions } from '../client';
+import { ProgressReporter } from '../progress';
+import { action, printJson, usageError } from '../run';
+
+interface UpdateOptions extends ServerConnectionOptions {
+  firmware: string;
+  method?: string;
+  payloadOnly?: boolean;
+  wait?: boolean;
+  json?: boolean;
+}
+
+/** One event of the server's SSE stream, as `/api/events` sends it. */
+interface StreamEvent {
+  id: number;
+  type: string;
+  endpoint?: string;
+  time: string;
+  data: Record<string, unknown>;
+}
+
+export function updatePath(endpoint: string): string {
+  return `/api/devices/${encodeURIComponent(endpoint)}/update`;
+}
+
+const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
+
+/** Human words for the state events. */
+const PHASE_OF: Readonly<Record<string, string>> = {
+  updateQueued: 'queued',
+  updateRetryScheduled: 'waiting to retry',
+  updateDelivering: 'delivering',
+  updateDownloaded: 'downloaded',
+  updateUpdating: 'updating',
+  updateRebooting: 'installing and rebooting',
+  updateVerifying: 'verifying',
+  updateCancelling: 'cancelling',
+  updateSucceeded: 'succeeded',
+  updateFailed: 'failed',
+  updateCancelled: 'cancelled',
+};
+
+/**
+ * Reads an SSE response body and calls `onEvent` per event until it returns true, the
+ * stream ends, or `cancel()`.
+ */
+export function readEventStream(res: Response, onEvent: (e: StreamEvent) => boolean | void): { done: Promise<void>; cancel: () => void } {
+  if (res.body === null) return { done: Promise.resolve(), cancel: () => {} };
+  const reader = res.body.getReader();
+  return { done: pump(reader, onEvent), cancel: () => void reader.cancel().catch(() => {}) };
+}
+
+async function pump(reader: ReadableStreamDefaultReader<Uint8Array>, onEvent: (e: StreamEvent) => boolean | void): Promise<void> {
+  const decoder = new TextDecoder();
+  let buffer = '';
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += decoder.decode(value, { stream: true });
+      for (let i = buffer.indexOf('\n\n'); i >= 0; i = buffer.indexOf('\n\n')) {
+        const block = buffer.slice(0, i);
+        buffer = buffer.slice(i + 2);
+        const data = block
+          .split('\n')
+          .filter((l) => l.startsWith('data:'))
+          .map((l) => l.slice(5).trimStart())
+          .join('\n');
+        if (data === '') continue;
+        let e: StreamEvent;
+        try {
+          e = JSON.parse(data) as StreamEvent;
+        } catch {
+          continue;
+        }
+        if (onEvent(e) === true) return;
+      }
+    }
+  } finally {
+    void reader.cancel().catch(() => {});
+  }
+}
+
+/** Prints the end of a job for humans. */
+export function describeOutcome(job: UpdateJobView): string {
+  switch (job.state) {
+    case 'succeeded':
+      return `${job.endpoint}: update succeeded, now running ${job.version ?? job.expectedVersion}`;
+    case 'failed':
+      return (
+        `${job.endpoint}: update failed (${job.reason ?? 'unknown'}` +
+        `${job.updateResult === null ? '' : `, Update Result ${job.updateResult}`}): ${job.explanation ?? ''}` +
+        `${job.version === null ? '' : ` The device runs ${job.version}.`}`
+      );
+    case 'cancelled':
+      return `${job.endpoint}: update cancelled: ${job.explanation ?? ''}`;
+    default:
+      return `${job.endpoint}: update ${job.state} (${job.phase})`;
+  }
+}
+
+export function register(program: Command): void {
+  connectionOptions(
+    program
+      .command('update <endpoint>')
+      .description('update a device to a firmware of the repository (pull or push, chosen from /5/0/9 unless --method)')
+      .requiredOption('--firmware <id>', 'firmware id (SHA-256 of the envelope, see `firmware list`)')
+      .option('--method <method>', 'pull (the device fetches /fw/<id>) or push (Block1 writes to /5/0/0)')
+      .option('--payload-only', 'deliver the manifest’s payload alone (devices that take raw images)')
+      .option('--wait', 'follow the update until it ends; exit non-zero unless it succeeded')
+      .option('--json', 'print the job as JSON (with --wait: the final job)'),
+  ).action(
+    action(async (endpoint: string, opts: UpdateOptions) => {
+      if (opts.method !== undefined && opts.method !== 'pull' && opts.method !== 'push') throw usageError(`--method must be pull or push, got "${opts.method}"`);
+      const client = new ApiClient(opts);
+      const body = {
+        firmware: opts.firmware.toLowerCase(),
+        ...(opts.method === undefined ? {} : { method: opts.method }),
+        ...(opts.payloadOnly === true ? { payloadOnly: true } : {}),
+      };
+      if (opts.wait !== true) {
+        const job = await client.call<UpdateJobView>('POST', updatePath(endpoint), body);
+        if (opts.json === true) printJson(job);
+        else process.stdout.write(`${endpoint}: update ${job.id} ${job.state} (firmware ${job.firmware.slice(0, 12)}…, version ${job.expectedVersion})\n`);
+        return;
+      }
+      const final = await follow(client, endpoint, body, opts.json === true);
+      if (opts.json === true) printJson(final);
+      else process.stdout.write(`${describeOutcome(final)}\n`);
+      if (final.state !== 'succeeded') {
+        throw new Lwm2mFotaError('ERR_FOTA_UPDATE_FAILED', describeOutcome(final), { context: { endpoint } });
+      }
+    }),
+  );
+}
+
+/**
+ * Starts the job with the event stream already open (nothing is missed), shows progress,
+ * and returns the final job. The stream is the fast path; a status poll every 2 s covers
+ * a stream that breaks.
+ */
+async function follow(client: ApiClient, endpoint: string, body: Record<string, unknown>, json: boolean): Promise<UpdateJobView> {
+  // With --json the bar goes to stderr (stdout stays JSON); otherwise to stdout.
+  const out = json ? process.stderr : process.stdout;
+  const tty = json ? process.stderr.isTTY === true : process.stdout.isTTY === true;
+  const showProgress = !json || tty;
+  const progress = new ProgressReporter(out, { tty, label: endpoint });
+  const stream = await client.raw('GET', `/api/events?endpoint=${encodeURIComponent(endpoint)}`, undefined, { accept: 'text/event-stream' });
+  if (!stream.ok) {
+    void stream.body?.cancel().catch(() => {});
+    throw new Lwm2mFotaError('ERR_API_RESPONSE', `the event stream answered ${stream.status}`);
+  }
+  let job: UpdateJobView;
+  try {
+    job = await client.call<UpdateJobView>('POST', updatePath(endpoint), body);
+  } catch (err) {
+    void stream.body?.cancel().catch(() => {});
+    throw err;
+  }
+  if (showProgress) progress.update({ phase: job.state });
+  let ended = TERMINAL.has(job.state);
+  let poller: NodeJS.Timeout | undefined;
+  let blockSize: number | undefined;
+  let method = job.method ?? undefined;
+  let reading: { done: Promise<void>; cancel: () => void } | undefined;
+  const done = new Promise<void>((resolve) => {
+    if (ended) return resolve();
+    const check = async (): Promise<void> => {
+      try {
+        const now = await client.get<UpdateJobView>(updatePath(endpoint));
+        if (now.id === job.id && TERMINAL.has(now.state)) {
+          ended = true;
+          resolve();
+          return;
+        }
+      } catch {
+        // the next poll tries again
+      }
+      if (!ended) poller = setTimeout(() => void check(), 2000);
+    };
+    poller = setTimeout(() => void check(), 2000);
+    reading = readEventStream(stream, (e) => {
+      if (ended) return true;
+      if (e.data['jobId'] !== job.id) return false;
+      if (typeof e.data['method'] === 'string') method = e.data['method'] as 'pull' | 'push';
+      if (e.type === 'updateProgress') {
+        if (typeof e.data['blockSize'] === 'number') blockSize = e.data['blockSize'];
+        if (showProgress) {
+          progress.update({
+            phase: `delivering${method === undefined ? '' : ` (${method})`}`,
+            bytes: Number(e.data['bytes'] ?? 0),
+            ...(typeof e.data['total'] === 'number' ? { total: e.data['total'] } : {}),
+            ...(blockSize === undefined ? {} : { blockSize }),
+          });
+        }
+        return false;
+      }
+      if (e.type === 'updateAnomalyRecorded') {
+        if (showProgress) progress.note(`note: ${String(e.data['note'] ?? '')}`);
+        return false;
+      }
+      const phase = PHASE_OF[e.type];
+      if (phase !== undefined && showProgress) {
+        const attempt = typeof e.data['attempt'] === 'number' && e.data['attempt'] > 1 ? ` (attempt ${e.data['attempt']})` : '';
+        const why = e.type === 'updateRetryScheduled' && typeof e.data['reason'] === 'string' ? `: ${e.data['reason']}` : '';
+        progress.update({ phase: `${phase}${phase === 'delivering' && method !== undefined ? ` (${method})` : ''}${attempt}${why}` });
+      }
+      if (e.type === 'updateSucceeded' || e.type === 'updateFailed' || e.type === 'updateCancelled') {
+        ended = true;
+        resolve();
+        return true;
+      }
+      return false;
+    });
+    // A stream that ends early (server restart) leaves the poll to carry on.
+    reading.done.catch(() => {});
+  });
+  await done;
+  if (poller !== undefined) clearTimeout(poller);
+  reading?.cancel();
+  if (reading === undefined) void stream.body?.cancel().catch(() => {});
+  if (showProgress) progress.finish();
+  // The job as stored, with the device's version as the server read it.
+  for (let i = 0; ; i++) {
+    const final = await client.get<UpdateJobView>(updatePath(endpoint));
+    if (final.id !== job.id || TERMINAL.has(final.state) || i >= 10) return final;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
