@@ -109,6 +109,11 @@ interface Reply {
   readonly block1Echo: Buffer | undefined;
   /** The handler returned a Promise: a retransmission may have switched the exchange to a separate response. */
   async: boolean;
+  /**
+   * A Block2 GET without Observe: idempotent, and its answer is a slice of the handler's
+   * shared representation, so a duplicate is answered again instead of from a stored copy.
+   */
+  readonly replayable: boolean;
 }
 
 function resolveTransmission(t: Partial<TransmissionParameters> | undefined): TransmissionParameters {
@@ -545,6 +550,7 @@ class Endpoint implements CoapEndpoint {
       size2Requested,
       block1Echo: undefined,
       async: false,
+      replayable: false,
     };
     const method = code <= 7 ? (MethodName[code] as CoapMethod) : undefined;
     if (method === undefined) return this.replyError(reply, C.MethodNotAllowed, `unknown method code ${code}`);
@@ -606,7 +612,18 @@ class Endpoint implements CoapEndpoint {
     const ctx: Reply =
       block2 === undefined && block1Echo === undefined
         ? reply
-        : { peer, confirmable: con, messageId: msg.messageId, token: msg.token, key, block2, size2Requested, block1Echo, async: false };
+        : {
+            peer,
+            confirmable: con,
+            messageId: msg.messageId,
+            token: msg.token,
+            key,
+            block2,
+            size2Requested,
+            block1Echo,
+            async: false,
+            replayable: block2 !== undefined && code === 1 /* GET */ && observe === undefined,
+          };
 
     let result: OutgoingResponse | Promise<OutgoingResponse>;
     try {
@@ -668,15 +685,20 @@ class Endpoint implements CoapEndpoint {
       this.handlerFailed(ctx, err);
       return;
     }
-    this.sendReply(ctx, type, mid, datagram, separate);
+    // RFC 7252 §4.5: duplicate detection "MAY be relaxed in case the Confirmable message
+    // transports a request that is idempotent". Block2 answers of a GET are not kept for
+    // duplicates (a 1 KiB datagram per block: most of the dedup memory and ~20% of the CPU
+    // of a firmware download); a duplicate is answered again from the shared payload.
+    this.sendReply(ctx, type, mid, datagram, separate, ctx.replayable && !ctx.async);
   }
 
-  private sendReply(ctx: Reply, type: MessageType, mid: number, datagram: Buffer, separate: boolean): void {
+  private sendReply(ctx: Reply, type: MessageType, mid: number, datagram: Buffer, separate: boolean, replay = false): void {
     if (separate) {
       this.client.transmitDatagram(ctx.peer, mid, true, ctx.token, datagram, undefined, false).catch((err: unknown) => this.reportError(err as Error, ctx.peer));
       return;
     }
     this.channel.send(datagram, ctx.peer);
+    if (replay) return;
     if (type === MessageType.ACK) this.dedup.set(ctx.key, datagram);
     else if (type === MessageType.NON) this.dedup.set(ctx.key, datagram);
   }
