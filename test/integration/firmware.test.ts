@@ -143,6 +143,36 @@ describe('what a device sees on the wire', () => {
     expect(findOption(env.options, 4)!.toString('hex')).toBe(id.slice(0, 16));
   });
 
+  it('answers a retransmitted block request again, with the same block (an idempotent GET)', async () => {
+    const m = mid++ & 0xffff;
+    const opts = [
+      ...['fw', sha256(IMAGE)].map((s) => ({ number: 11, value: Buffer.from(s) })),
+      { number: 23, value: encodeBlock(5, false, 6) },
+    ];
+    const dg = encode(MessageType.CON, 1, m, Buffer.from([1, 2]), opts, undefined);
+    const answers: Message[] = [];
+    await new Promise<void>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`${answers.length} answers`)), 3000);
+      const on = (buf: Buffer): void => {
+        const msg = decode(buf);
+        if (msg.messageId !== m) return;
+        answers.push(msg);
+        if (answers.length === 2) {
+          clearTimeout(t);
+          raw.off('message', on);
+          resolve();
+        }
+      };
+      raw.on('message', on);
+      raw.send(dg, peer().port, '::1');
+      setTimeout(() => raw.send(dg, peer().port, '::1'), 50);
+    });
+    for (const a of answers) {
+      expect(a.type).toBe(MessageType.ACK);
+      expect(a.payload).toEqual(IMAGE.subarray(5 * 1024, 6 * 1024));
+    }
+  });
+
   it('answers 4.04 for an unknown digest, 4.00 for a malformed one, 4.05 for PUT', async () => {
     expect(codeOf(await exchange(`/fw/${'ab'.repeat(32)}`))).toBe('4.04');
     expect(codeOf(await exchange('/fw/not-a-digest'))).toBe('4.00');
