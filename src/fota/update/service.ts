@@ -384,6 +384,9 @@ export class UpdateService {
       persist: (j) => this.#o.jobs.put(j),
       perform: (j, effect, feed, signal) => this.#perform(j, effect, feed, signal),
       publish: (j, type, data) => {
+        // Transitions carry the delivery method while there is one (the CLI shows it).
+        const m = (j.state as { method?: unknown }).method;
+        if (data['method'] === undefined && (m === 'pull' || m === 'push')) data = { ...data, method: m };
         this.#o.events.publish({ type, endpoint: j.endpoint, data }).catch((err: unknown) => this.#log(`event ${type} not recorded: ${(err as Error).message}`));
       },
       stepped: (j, step, input) => this.#stepped(runner, j, step, input),
