@@ -175,7 +175,7 @@ export class UpdateService {
   readonly #versionReads = new Map<string, Promise<string | undefined>>();
   #versionSlots = VERSION_READS_IN_FLIGHT;
   readonly #versionQueue: Array<() => void> = [];
-  readonly #stepWaiters = new Map<JobInput, (job: Job) => void>();
+  readonly #stepWaiters = new Map<JobInput, { runner: JobRunner; resolve: (job: Job) => void }>();
   readonly #unsubscribe: Array<() => void> = [];
   #closed = false;
 
@@ -289,7 +289,8 @@ export class UpdateService {
       });
     }
     const input: JobInput = { type: 'cancel' };
-    const applied = new Promise<Job>((resolve) => this.#stepWaiters.set(input, resolve));
+    // Resolved when the cancel is applied, or when an input before it ends the job.
+    const applied = new Promise<Job>((resolve) => this.#stepWaiters.set(input, { runner, resolve }));
     runner.feed(input);
     const timeout = new Promise<Job>((resolve) => setTimeout(() => resolve(runner.job), 5000).unref());
     const job = await Promise.race([applied, timeout]);
@@ -401,12 +402,12 @@ export class UpdateService {
   }
 
   #stepped(runner: JobRunner, job: Job, _step: JobStep, input: JobInput | undefined): void {
+    for (const [waited, w] of this.#stepWaiters) {
+      if (waited !== input && !(w.runner === runner && isTerminal(job.state))) continue;
+      this.#stepWaiters.delete(waited);
+      w.resolve(job);
+    }
     if (input !== undefined) {
-      const w = this.#stepWaiters.get(input);
-      if (w !== undefined) {
-        this.#stepWaiters.delete(input);
-        w(job);
-      }
       if (input.type === 'versionRead') this.#versions.set(job.endpoint, input.version.trim());
     }
     const s = job.state;
