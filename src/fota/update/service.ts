@@ -218,7 +218,7 @@ export class UpdateService {
    * @throws Lwm2mFotaError ERR_FOTA_JOB_CONFLICT (an active job exists),
    *   ERR_FOTA_FIRMWARE_NOT_FOUND, ERR_FOTA_IMAGE_MISSING (payloadOnly without a stored
    *   payload), ERR_FOTA_VERSION_UNKNOWN (the manifest announces no version),
-   *   ERR_LWM2M_NOT_REGISTERED, ERR_STORE_WRITE.
+   *   ERR_LWM2M_NOT_REGISTERED, ERR_FOTA_UNSUPPORTED_DELIVERY (no object 5), ERR_STORE_WRITE.
    */
   async start(endpoint: string, options: StartUpdateOptions): Promise<Job> {
     this.#checkOpen();
@@ -239,6 +239,12 @@ export class UpdateService {
     const registration = this.#o.registrations.get(endpoint);
     if (registration === undefined) {
       throw new Lwm2mFotaError('ERR_LWM2M_NOT_REGISTERED', `device ${endpoint} is not registered`, { context: { endpoint } });
+    }
+    const ctx = this.#o.devices.context(endpoint);
+    if (ctx.model.getObject(5) === undefined || !ctx.objectLinks.some((l) => l === '/5' || l.startsWith('/5/'))) {
+      throw new Lwm2mFotaError('ERR_FOTA_UNSUPPORTED_DELIVERY', `${endpoint} has no Firmware Update object (/5) in its registration, or the server's object model lacks it`, {
+        context: { endpoint },
+      });
     }
     const digest = payloadOnly ? (fw.payload as { digest: string }).digest : fw.id;
     const host = this.#o.packageHost ?? packageHostFor(registration.address, this.#o.coap.address().address);
