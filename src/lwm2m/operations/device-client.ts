@@ -189,8 +189,8 @@ export class DeviceClient {
     const kind = readKind(req.path, ctx.model);
     const caps = this.capsOf(ctx.endpoint);
     if (kind === 'multi' && caps.textOnly === true) {
-      const fb = await this.readByResource(ctx, req.path);
-      if (fb !== undefined) return fb;
+      // Known text-only: nothing readable there means nothing is there.
+      return (await this.readByResource(ctx, req.path)) ?? { operation: 'read', path: req.path, code: '4.04', success: false };
     }
     let last: { res: IncomingResponse; format: number } | undefined;
     for (const f of this.readCandidates(ctx, req.path)) {

@@ -29,11 +29,10 @@ import {
   type Lwm2mResource,
   type Lwm2mValue,
   type ObjectInstance,
-  type TypedValue,
   sortMap,
 } from '../content-formats/node';
 import { formatObjectLink, parseObjectLink } from '../content-formats/values';
-import { formatPath, pathFromIds, pathIds, type LwM2mPath } from '../model/path';
+import { formatPath, pathIds, type LwM2mPath } from '../model/path';
 import { VALUE_TYPES, type Lwm2mModel, type ValueType } from '../model/types';
 
 export type JsonValue = number | string | boolean;
@@ -372,14 +371,4 @@ export function createInstanceFromJson(
 ): { kind: 'objectInstance'; id: number | undefined; resources: Lwm2mResource[] } {
   const { id, resources } = instanceFromJson(json, objectId, undefined, model);
   return { kind: 'objectInstance', id, resources };
-}
-
-/** The path of a typed value inside a node (for flattening into a short listing). */
-export function typedValueToJson(v: TypedValue): JsonValue {
-  return valueToJson(v.type, v.value);
-}
-
-/** /o/i/r from ids; a small helper for callers building paths. */
-export function pathOf(...ids: number[]): LwM2mPath {
-  return pathFromIds(ids);
 }

@@ -14,7 +14,7 @@ const model = loadObjectModels().registry.forDevice({});
 const ctx = { model, rootPath: '/', lwm2mVersion: '1.1' as const };
 const p = parsePath;
 
-function response(code: string, payload = Buffer.alloc(0), extra: Partial<IncomingResponse> = {}): IncomingResponse {
+function response(code: string, payload: Buffer = Buffer.alloc(0), extra: Partial<IncomingResponse> = {}): IncomingResponse {
   return { peer: { address: '::1', port: 1 }, code, payload, contentFormat: undefined, observe: undefined, locationPath: [], token: Buffer.alloc(0), options: [], ...extra };
 }
 
