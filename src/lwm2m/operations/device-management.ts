@@ -82,7 +82,7 @@ export class DeviceManagement {
       coap: o.coap,
       formats: this.formats,
       ...(o.requestTimeoutMs === undefined ? {} : { timeoutMs: o.requestTimeoutMs }),
-      onContact: (ep) => this.awake.touch(ep),
+      onContact: (ep) => this.touchAwake(ep),
     });
     this.observations = new ObservationService({
       coap: o.coap,
@@ -223,9 +223,17 @@ export class DeviceManagement {
     return { ...responseToJson(res, ctx.model, ctx.rootPath) };
   }
 
+  /**
+   * Records a contact of a queue-mode device (its awake window starts). Devices that always
+   * listen are not tracked: at fleet scale that would be one map entry per device for nothing.
+   */
+  private touchAwake(endpoint: string, at?: number): void {
+    if (this.registrations.get(endpoint)?.queueMode === true) this.awake.touch(endpoint, at);
+  }
+
   /** A device-initiated message: it is awake; deliver what waits for it. */
   private contacted(endpoint: string): void {
-    this.awake.touch(endpoint);
+    this.touchAwake(endpoint);
     if (this.queue.hasPending(endpoint) && !this.queue.isFlushing(endpoint)) void this.queue.flush(endpoint);
   }
 
@@ -236,13 +244,13 @@ export class DeviceManagement {
         if (c.replaced !== undefined) this.peers.delete(peerKey(c.replaced));
         this.peers.set(peerKey(r), r.endpoint);
         this.client.forget(r.endpoint);
-        this.awake.touch(r.endpoint, r.lastSeen);
+        this.touchAwake(r.endpoint, r.lastSeen);
         void this.observations.drop(r.endpoint, 'reregistered', r.registrationId).finally(() => this.contacted(r.endpoint));
         return;
       case 'updated':
         this.peers.delete(peerKey(c.previous));
         this.peers.set(peerKey(r), r.endpoint);
-        this.awake.touch(r.endpoint, r.lastSeen);
+        this.touchAwake(r.endpoint, r.lastSeen);
         this.contacted(r.endpoint);
         return;
       case 'deregistered':

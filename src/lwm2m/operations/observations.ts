@@ -65,8 +65,66 @@ interface Live {
 
 const NOT_THAT_FORMAT = new Set(['4.06', '4.15']);
 
+/**
+ * Live observations by token, indexed by endpoint too: every registration asks for the
+ * observations of one endpoint, which must not cost a walk over the whole fleet's.
+ */
+class LiveObservations {
+  private readonly byToken = new Map<string, Live>();
+  private readonly byEndpoint = new Map<string, Set<Live>>();
+
+  get size(): number {
+    return this.byToken.size;
+  }
+
+  get(token: string): Live | undefined {
+    return this.byToken.get(token);
+  }
+
+  set(token: string, state: Live): void {
+    const old = this.byToken.get(token);
+    if (old !== undefined) this.unindex(old);
+    this.byToken.set(token, state);
+    const ep = state.record.endpoint;
+    let set = this.byEndpoint.get(ep);
+    if (set === undefined) this.byEndpoint.set(ep, (set = new Set()));
+    set.add(state);
+  }
+
+  delete(token: string): boolean {
+    const old = this.byToken.get(token);
+    if (old === undefined) return false;
+    this.byToken.delete(token);
+    this.unindex(old);
+    return true;
+  }
+
+  values(): IterableIterator<Live> {
+    return this.byToken.values();
+  }
+
+  /** The live observations of one endpoint (a copy: callers end them while iterating). */
+  ofEndpoint(endpoint: string): Live[] {
+    const set = this.byEndpoint.get(endpoint);
+    return set === undefined ? [] : [...set];
+  }
+
+  clear(): void {
+    this.byToken.clear();
+    this.byEndpoint.clear();
+  }
+
+  private unindex(state: Live): void {
+    const ep = state.record.endpoint;
+    const set = this.byEndpoint.get(ep);
+    if (set === undefined) return;
+    set.delete(state);
+    if (set.size === 0) this.byEndpoint.delete(ep);
+  }
+}
+
 export class ObservationService {
-  private readonly live = new Map<string, Live>();
+  private readonly live = new LiveObservations();
   private readonly listeners = new Set<NotificationListener>();
   private readonly now: () => number;
   private readonly log: (line: string) => void;
@@ -105,7 +163,8 @@ export class ObservationService {
 
   /** Live observations (established), optionally of one endpoint. */
   list(endpoint?: string): ObservationRecord[] {
-    return [...this.live.values()].filter((l) => l.established && (endpoint === undefined || l.record.endpoint === endpoint)).map((l) => l.record);
+    const states = endpoint === undefined ? [...this.live.values()] : this.live.ofEndpoint(endpoint);
+    return states.filter((l) => l.established).map((l) => l.record);
   }
 
   get(observationId: string): ObservationRecord | undefined {
@@ -260,8 +319,8 @@ export class ObservationService {
 
   /** Cancels every observation of the endpoint locally (no message to the device), except those of `keepRegistrationId`. */
   async drop(endpoint: string, reason: ObservationEndReason, keepRegistrationId?: string): Promise<void> {
-    for (const state of [...this.live.values()]) {
-      if (state.record.endpoint !== endpoint || state.record.registrationId === keepRegistrationId) continue;
+    for (const state of this.live.ofEndpoint(endpoint)) {
+      if (state.record.registrationId === keepRegistrationId) continue;
       await this.end(state, reason);
     }
   }
