@@ -7,10 +7,19 @@ import { createModelRegistry, type ModelRegistry } from './registry';
 import type { ObjectModel } from './types';
 
 /**
- * The `objects/` folder at the package root. From `src/lwm2m/model` (ts-jest) and from
- * `dist/lwm2m/model` (the build) it is three levels up.
+ * The `objects/` folder at the package root: the nearest folder above this file that holds
+ * the package's package.json. That is three levels up from `src/lwm2m/model` (ts-jest) and
+ * `dist/lwm2m/model` (the build), four from the benchmarks' `dist-bench/src/lwm2m/model`.
  */
-export const DEFAULT_OBJECTS_DIR = path.resolve(__dirname, '..', '..', '..', 'objects');
+export const DEFAULT_OBJECTS_DIR = findPackageObjects(__dirname);
+
+function findPackageObjects(start: string): string {
+  for (let dir = start, i = 0; i < 8; i++, dir = path.dirname(dir)) {
+    const objects = path.join(dir, 'objects');
+    if (fs.existsSync(path.join(dir, 'package.json')) && fs.existsSync(objects)) return objects;
+  }
+  return path.resolve(start, '..', '..', '..', 'objects');
+}
 
 export interface ModelProblem {
   /** 'error': the file was skipped. 'warning': loaded, but something deserves attention. */
