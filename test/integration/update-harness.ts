@@ -208,3 +208,12 @@ export class ExecuteCounter {
     await new Promise<void>((r) => this.front.close(() => r()));
   }
 }
+
+/**
+ * The states a successful job went through, without the optional ones: 'downloaded' (a
+ * push whose last acknowledgement came after State 2) and 'rebooting' (skipped when the
+ * device registers again before its answer to Update is seen) depend on timing.
+ */
+export function mainPath(states: readonly string[]): string[] {
+  return states.filter((s) => s !== 'downloaded' && s !== 'rebooting' && s !== 'updateDownloaded' && s !== 'updateRebooting');
+}
