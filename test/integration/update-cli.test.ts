@@ -74,7 +74,7 @@ describe('lwm2m-fota update / status / cancel', () => {
     expect(out.stderr).toBe('');
     expect(out.code).toBe(0);
     const job = JSON.parse(out.stdout) as UpdateJobView;
-    expect(job).toMatchObject({ endpoint: ep, firmware: firmwareId, state: 'succeeded', updateResult: 1, reason: null, version: '2.0.0', expectedVersion: '2.0.0' });
+    expect(job).toMatchObject({ endpoint: ep, firmware: firmwareId, state: 'succeeded', method: 'pull', updateResult: 1, reason: null, version: '2.0.0', expectedVersion: '2.0.0' });
     expect(mainPath(job.history.map((h) => h.state))).toEqual(['queued', 'delivering', 'updating', 'verifying', 'succeeded']);
     expect(job.history.every((h) => !Number.isNaN(Date.parse(h.at)))).toBe(true);
     expect(d.firmwareVersion).toBe('2.0.0');

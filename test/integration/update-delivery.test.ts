@@ -50,11 +50,13 @@ describe('pull and push at every block size', () => {
     expect(jobs.map((j) => j.state.value)).toEqual(cases.map(() => 'queued'));
 
     const done = await Promise.all(fleet.map((d) => finished(server, d.endpoint, 60_000)));
+    // Events reach subscribers once committed, a moment after the job's last step.
+    await until(() => fleet.every((d) => eventsOf(d.endpoint, 'updateSucceeded').length > 0));
     for (const [i, d] of fleet.entries()) {
       const c = cases[i]!;
       const job = done[i]!;
       expect({ ...c, state: job.state.value }).toEqual({ ...c, state: 'succeeded' });
-      expect(job.state).toMatchObject({ value: 'succeeded', version: '2.0.0', updateResult: 1, attempt: 1 });
+      expect(job.state).toMatchObject({ value: 'succeeded', version: '2.0.0', updateResult: 1, attempt: 1, method: c.method });
       expect(d.firmwareVersion).toBe('2.0.0');
       expect(d.info().slots.running.digest).toBe(fw.images[0]!.digest);
       // The history names the method the server used.

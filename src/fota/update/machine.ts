@@ -207,6 +207,8 @@ export type CancellingState = {
 export type SucceededState = {
   readonly value: 'succeeded';
   readonly attempt: number;
+  /** The delivery method of the last attempt. */
+  readonly method?: DeliveryMethodName;
   readonly version: string;
   readonly updateResult: 1;
   readonly executionId: string;
@@ -216,6 +218,8 @@ export type SucceededState = {
 export type FailedState = {
   readonly value: 'failed';
   readonly attempt: number;
+  /** The delivery method of the last attempt, when one was chosen. */
+  readonly method?: DeliveryMethodName;
   readonly reason: FailureReason;
   /** One sentence for the operator. */
   readonly explanation: string;
@@ -233,6 +237,8 @@ export type FailedState = {
 export type CancelledState = {
   readonly value: 'cancelled';
   readonly attempt: number;
+  /** The delivery method in use when the job was cancelled, if any. */
+  readonly method?: DeliveryMethodName;
   readonly reason: 'cancelled';
   readonly explanation: string;
   /** The device confirmed the cancel (or had nothing to cancel). */
@@ -622,7 +628,9 @@ function sendUpdate(b: Builder, d: DeliveringState | DownloadedState): void {
 function finish(b: Builder, to: TerminalState, extra: { updateResult?: number; explanation?: string; note?: string } = {}): void {
   const from = b.state;
   if ((from.value === 'delivering' || from.value === 'downloaded') && from.method === 'push') b.effect({ type: 'stopDelivery' });
-  b.goto(to, extra);
+  // The operator sees how the package travelled (or was travelling) after the end too.
+  const method = 'method' in from ? from.method : undefined;
+  b.goto(method === undefined || to.method !== undefined ? to : { ...to, method }, extra);
   if (from.value !== 'queued' || from.probing) b.effect(...UNOBSERVE);
 }
 
