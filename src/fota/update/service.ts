@@ -106,6 +106,7 @@ interface PullProgress {
 
 const FEED_INTERVAL_MS = 200;
 const VERSION_READS_IN_FLIGHT = 16;
+const VERSION_PATH = parsePath(PATHS.firmwareVersion);
 
 function mergeConfig(o: UpdateConfigOverrides | undefined): UpdateConfig {
   if (o === undefined) return DEFAULT_UPDATE_CONFIG;
@@ -172,9 +173,12 @@ export class UpdateService {
   readonly #pushFedAt = new WeakMap<JobRunner, number>();
   /** /3/0/3 as last read, by endpoint. */
   readonly #versions = new Map<string, string>();
-  readonly #versionReads = new Map<string, Promise<string | undefined>>();
-  #versionSlots = VERSION_READS_IN_FLIGHT;
-  readonly #versionQueue: Array<() => void> = [];
+  /** Devices whose /3/0/3 is to be read, oldest first. */
+  readonly #versionPending = new Set<string>();
+  /** Devices being asked now. */
+  readonly #versionReading = new Set<string>();
+  readonly #versionWaiters = new Map<string, Array<(version: string | undefined) => void>>();
+  #versionActive = 0;
   readonly #stepWaiters = new Map<JobInput, { runner: JobRunner; resolve: (job: Job) => void }>();
   readonly #unsubscribe: Array<() => void> = [];
   #closed = false;
@@ -448,7 +452,7 @@ export class UpdateService {
       else {
         // What runs now: the old firmware, normally. Read it again once the runner is done.
         void runner.idle().then(() => {
-          if (!this.#closed && this.#o.devices.isAwake(job.endpoint)) void this.#readVersion(job.endpoint);
+          if (!this.#closed && this.#o.devices.isAwake(job.endpoint)) this.#readVersionLater(job.endpoint);
         });
       }
       void runner.idle().then(() => runner.close());
@@ -475,11 +479,11 @@ export class UpdateService {
     switch (c.type) {
       case 'registered':
         if (runner !== undefined) runner.feed({ type: 'registered' });
-        else if (!this.#closed) void this.#readVersion(ep);
+        else if (!this.#closed) this.#readVersionLater(ep);
         return;
       case 'updated':
         if (runner !== undefined) runner.feed({ type: 'updated' });
-        else if (!this.#versions.has(ep) && !this.#closed) void this.#readVersion(ep);
+        else if (!this.#versions.has(ep) && !this.#closed) this.#readVersionLater(ep);
         return;
       case 'deregistered':
       case 'expired':
@@ -651,38 +655,58 @@ export class UpdateService {
   // ---------------------------------------------------------------------------------------
   // Firmware versions
 
+  /**
+   * Asks the device for /3/0/3, at most VERSION_READS_IN_FLIGHT devices at a time. Devices
+   * waiting for a slot are one entry of an insertion-ordered Set (no closure or promise per
+   * device: a fleet registering at once queues 100,000 of them); only callers that await a
+   * version get a promise.
+   */
   #readVersion(endpoint: string): Promise<string | undefined> {
-    const pending = this.#versionReads.get(endpoint);
-    if (pending !== undefined) return pending;
-    const p = this.#slot()
-      .then(async (release) => {
-        try {
-          if (this.#closed || !this.#o.devices.isAwake(endpoint)) return this.#versions.get(endpoint);
-          const res = await this.#o.devices.perform(endpoint, { operation: 'read', path: parsePath(PATHS.firmwareVersion) });
-          const a = answerOf(res);
-          if (a.success && typeof a.value === 'string') this.#versions.set(endpoint, a.value.trim());
-          return this.#versions.get(endpoint);
-        } finally {
-          release();
-        }
-      })
-      .catch(() => this.#versions.get(endpoint))
-      .finally(() => this.#versionReads.delete(endpoint));
-    this.#versionReads.set(endpoint, p);
-    return p;
+    this.#versionPending.add(endpoint);
+    this.#pumpVersionReads();
+    return new Promise((resolve) => {
+      const list = this.#versionWaiters.get(endpoint);
+      if (list === undefined) this.#versionWaiters.set(endpoint, [resolve]);
+      else list.push(resolve);
+    });
   }
 
-  #slot(): Promise<() => void> {
-    const release = (): void => {
-      const next = this.#versionQueue.shift();
-      if (next !== undefined) next();
-      else this.#versionSlots++;
-    };
-    if (this.#versionSlots > 0) {
-      this.#versionSlots--;
-      return Promise.resolve(release);
+  /** Queues a version read nobody waits for. */
+  #readVersionLater(endpoint: string): void {
+    this.#versionPending.add(endpoint);
+    this.#pumpVersionReads();
+  }
+
+  #pumpVersionReads(): void {
+    while (this.#versionActive < VERSION_READS_IN_FLIGHT && this.#versionPending.size > 0 && !this.#closed) {
+      const endpoint = this.#versionPending.values().next().value as string;
+      this.#versionPending.delete(endpoint);
+      if (this.#versionReading.has(endpoint)) continue; // one read per device at a time; it answers the waiters
+      this.#versionActive++;
+      this.#versionReading.add(endpoint);
+      void this.#askVersion(endpoint).finally(() => {
+        this.#versionActive--;
+        this.#versionReading.delete(endpoint);
+        const waiters = this.#versionWaiters.get(endpoint);
+        if (waiters !== undefined && !this.#versionPending.has(endpoint)) {
+          this.#versionWaiters.delete(endpoint);
+          const v = this.#versions.get(endpoint);
+          for (const w of waiters) w(v);
+        }
+        this.#pumpVersionReads();
+      });
     }
-    return new Promise((resolve) => this.#versionQueue.push(() => resolve(release)));
+  }
+
+  async #askVersion(endpoint: string): Promise<void> {
+    try {
+      if (this.#closed || !this.#o.devices.isAwake(endpoint)) return;
+      const res = await this.#o.devices.perform(endpoint, { operation: 'read', path: VERSION_PATH });
+      const a = answerOf(res);
+      if (a.success && typeof a.value === 'string') this.#versions.set(endpoint, a.value.trim());
+    } catch {
+      // no answer: the version stays as last known
+    }
   }
 
   #checkOpen(): void {
