@@ -246,10 +246,17 @@ export async function generateLoad(o: LoadOptions): Promise<LoadStats> {
   const sweep = setInterval(() => {
     const now = performance.now();
     for (const s of slots) {
-      if (running && now - s.sentAt > timeoutMs) {
+      if (running && s.mid >= 0 && now - s.sentAt > timeoutMs) {
         timeouts++;
-        s.block = 0;
-        send(s);
+        if (total !== undefined && s.datagram !== undefined) {
+          // Count mode: every request must be answered once, so a lost one is retransmitted
+          // as CoAP does it, same message id (the server deduplicates it).
+          s.sentAt = now;
+          s.socket!.send(s.datagram);
+        } else {
+          s.block = 0;
+          send(s);
+        }
       }
     }
   }, 100);
