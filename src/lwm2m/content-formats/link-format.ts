@@ -46,8 +46,12 @@ export function parseLinkFormat(input: string | Buffer, code: Lwm2mErrorCode = '
   const byteAt = (i: number): number => Buffer.byteLength(s.slice(0, i), 'utf8');
   const links: Link[] = [];
   let i = 0;
+  // Character tests by code (this runs for every registration; a RegExp per character showed in profiles).
+  const isWs = (c: number): boolean => c === 0x20 || c === 0x09 || c === 0x0d || c === 0x0a;
+  // What /\s/ matches: the four above, VT, FF and Unicode spaces (all at or above 0x80).
+  const isSpace = (i: number, c: number): boolean => isWs(c) || c === 0x0b || c === 0x0c || (c >= 0x80 && /\s/.test(s[i] as string));
   const ws = (): void => {
-    while (i < s.length && /[ \t\r\n]/.test(s[i] as string)) i++;
+    while (i < s.length && isWs(s.charCodeAt(i))) i++;
   };
   ws();
   if (i === s.length) return links;
@@ -66,7 +70,7 @@ export function parseLinkFormat(input: string | Buffer, code: Lwm2mErrorCode = '
       i++;
       ws();
       const start = i;
-      while (i < s.length && !/[=;,\s]/.test(s[i] as string)) i++;
+      for (let c = s.charCodeAt(i); i < s.length && c !== 0x3d && c !== 0x3b && c !== 0x2c && !isSpace(i, c); c = s.charCodeAt(++i));
       const name = s.slice(start, i);
       if (!PARMNAME.test(name)) fail(code, `invalid attribute name "${name}"`, byteAt(start));
       ws();
@@ -99,7 +103,7 @@ export function parseLinkFormat(input: string | Buffer, code: Lwm2mErrorCode = '
         attributes.push({ name, value, quoted: true });
       } else {
         const vs = i;
-        while (i < s.length && !/[;,\s]/.test(s[i] as string)) i++;
+        for (let c = s.charCodeAt(i); i < s.length && c !== 0x3b && c !== 0x2c && !isSpace(i, c); c = s.charCodeAt(++i));
         const value = s.slice(vs, i);
         if (!PTOKEN.test(value)) fail(code, `invalid value for attribute "${name}"`, byteAt(vs));
         attributes.push({ name, value });
