@@ -7,31 +7,9 @@
  * object (/5)".
  */
 
-/** /5/0/3 State. */
-export const FirmwareState = {
-  Idle: 0,
-  Downloading: 1,
-  Downloaded: 2,
-  Updating: 3,
-} as const;
-export type FirmwareState = (typeof FirmwareState)[keyof typeof FirmwareState];
+import { FirmwareState, UpdateResult } from '../../lwm2m/model/firmware-object';
 
-/** /5/0/5 Update Result. */
-export const UpdateResult = {
-  Initial: 0,
-  Success: 1,
-  NotEnoughFlash: 2,
-  OutOfMemory: 3,
-  ConnectionLost: 4,
-  IntegrityCheckFailed: 5,
-  UnsupportedPackage: 6,
-  InvalidUri: 7,
-  UpdateFailed: 8,
-  UnsupportedProtocol: 9,
-  Cancelled: 10,
-  Deferred: 11,
-} as const;
-export type UpdateResult = (typeof UpdateResult)[keyof typeof UpdateResult];
+export { FirmwareState, UpdateResult };
 
 /** The Update Results that report a failure (2–11). */
 export type FailureResult = Exclude<UpdateResult, 0 | 1>;

@@ -2,7 +2,7 @@
  * The content formats a server speaks, keyed by Content-Format number. Built with
  * `createContentFormatRegistry()` and passed to whoever needs it — never a global.
  */
-import type { ContentFormat as CoapContentFormat } from '../../coap/types';
+import { ContentFormat as CoapContentFormat } from '../../coap/types';
 import { Lwm2mFotaError, isLwm2mFotaError } from '../../errors';
 import type { LwM2mPath } from '../model/path';
 import type { Lwm2mModel } from '../model/types';
@@ -19,21 +19,8 @@ import { TextCodec } from './text';
 import { TlvCodec } from './tlv';
 import { contentError } from './values';
 
-/**
- * Content-Format numbers of the LwM2M formats (IANA CoAP Content-Formats registry); the
- * same numbers as the CoAP layer's `ContentFormat`, which the type check below keeps in step.
- */
-export const ContentFormat = {
-  TextPlain: 0,
-  LinkFormat: 40,
-  OctetStream: 42,
-  Cbor: 60,
-  SenmlJson: 110,
-  SenmlCbor: 112,
-  Tlv: 11542,
-  Lwm2mJson: 11543,
-  Lwm2mCbor: 11544,
-} as const satisfies typeof CoapContentFormat;
+/** Content-Format numbers (IANA CoAP Content-Formats registry): the CoAP layer's one definition. */
+export const ContentFormat = CoapContentFormat;
 
 export interface ContentFormatRegistry {
   /** Adds or replaces the codec for `codec.format`. */
