@@ -104,7 +104,7 @@ describe('lwm2m-fota firmware', () => {
   it('a server started without --trust refuses every firmware', async () => {
     const bare = await startServerProcess(join(tmp.dir, 'bare'));
     try {
-      expect(bare.output()).toMatch(/no --trust or --policy given/);
+      await bare.waitFor(/no --trust or --policy given/);
       const r = await runCli(['firmware', 'add', join(tmp.dir, 'fw.suit'), '--image', join(tmp.dir, 'fw.bin'), '--server', `http://127.0.0.1:${bare.httpPort}`, '--data-dir', join(tmp.dir, 'bare')]);
       expect(r.code).not.toBe(0);
       expect(r.stderr.trim()).toMatch(/^lwm2m-fota: ERR_FOTA_TRUST_NOT_CONFIGURED: /);
