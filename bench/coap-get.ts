@@ -14,13 +14,12 @@
  *   npm run bench -- coap-get [--seconds 5] [--inflight 16] [--only ours|libcoap]
  */
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import * as dgram from 'node:dgram';
 import { performance } from 'node:perf_hooks';
 import { generate } from 'coap-packet';
 import { createCoapEndpoint, ResponseCode, type CoapEndpoint } from '../src/coap';
 import { MessageType, decode, encode, encodeUint } from '../src/coap/message';
 import { runLoad, type LoadStats } from './lib/load-generator';
+import { freePort, procCpuMicros } from './lib/proc';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -33,21 +32,7 @@ const SECONDS = arg('seconds', 5);
 const IN_FLIGHT = arg('inflight', 16);
 const BODY = Buffer.from('0123456789abcdef'); // 16 bytes
 
-async function freePort(): Promise<number> {
-  const s = dgram.createSocket('udp6');
-  await new Promise<void>((r) => s.bind(0, '::1', () => r()));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
-/** CPU time (µs) a process used so far, from /proc (clock ticks, usually 10 ms). */
-function procCpuMicros(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime
-  return (ticks * 1e6) / 100;
-}
 
 function line(name: string, s: LoadStats, extra = ''): void {
   const lost = s.timeouts > 0 ? `, ${s.timeouts} timeouts` : '';

@@ -16,12 +16,12 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import * as dgram from 'node:dgram';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from '../src/server';
 import { createManifest, generateKeyPair } from '../src/suit';
 import { runLoad, type LoadStats } from './lib/load-generator';
+import { freePort, procCpuMicros, rssKiB } from './lib/proc';
 
 function arg(name: string, fallback: number): number {
   const i = process.argv.indexOf(`--${name}`);
@@ -45,25 +45,8 @@ interface Phase {
   peakRssMb: number;
 }
 
-async function freePort(): Promise<number> {
-  const s = dgram.createSocket('udp6');
-  await new Promise<void>((r) => s.bind(0, '::1', () => r()));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
 
-/** CPU time (µs) a process used so far, from /proc (clock ticks of 10 ms). */
-function procCpuMicros(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100;
-}
 
-function procRssMb(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
 
 function image(n: number): Buffer {
   const b = Buffer.alloc(n);
@@ -177,10 +160,10 @@ async function libcoap(img: Buffer): Promise<Phase[]> {
     const check = spawnSync('coap-client-notls', ['-b', String(BLOCK), '-o', join(dir, 'back.bin'), `coap://[::1]:${port}${path}`]);
     if (check.status !== 0 || !readFileSync(join(dir, 'back.bin')).equals(img)) throw new Error('coap-server-notls does not serve the firmware byte-exact');
     const pid = srv.pid as number;
-    console.log(`libcoap: coap-server-notls serving the same ${img.length} bytes at ${path}, RSS before load ${procRssMb(pid).toFixed(0)} MB`);
+    console.log(`libcoap: coap-server-notls serving the same ${img.length} bytes at ${path}, RSS before load ${(rssKiB(pid) / 1024).toFixed(0)} MB`);
     const phases: Phase[] = [];
     for (const n of STEPS) {
-      const p = await measure(port, path, n, () => procCpuMicros(pid), () => procRssMb(pid));
+      const p = await measure(port, path, n, () => procCpuMicros(pid), () => (rssKiB(pid) / 1024));
       print('libcoap coap-server-notls', p);
       phases.push(p);
     }

@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { runLoad, type LoadRequestTemplate, type LoadStats } from './lib/load-generator';
+import { rssKiB, stop, waitForLine } from './lib/proc';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -34,36 +35,6 @@ const REGISTER: LoadRequestTemplate = {
   contentFormat: 40,
 };
 
-function rssKiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : NaN;
-}
-
-function waitForLine(child: ChildProcess, re: RegExp, ms = 20000): Promise<RegExpExecArray> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const t = setTimeout(() => reject(new Error(`timed out waiting for ${re}: ${out}`)), ms);
-    const on = (d: Buffer): void => {
-      out += d.toString();
-      const m = re.exec(out);
-      if (m) {
-        clearTimeout(t);
-        child.stdout?.off('data', on);
-        resolve(m);
-      }
-    };
-    child.stdout?.on('data', on);
-    child.once('exit', (code) => reject(new Error(`exited with ${code}: ${out}`)));
-  });
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await exited;
-}
-
 async function ours(n: number): Promise<{ stats: LoadStats; rssPerDeviceB: number; rssBeforeMiB: number; rssAfterMiB: number; durable: number }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'lwm2m-fota-bench-'));
   const child = spawn(process.execPath, [CLI, 'serve', '--quiet', '--data-dir', dataDir, '--coap-port', '0', '--coap-host', '::', '--http-port', '0'], {
@@ -71,7 +42,7 @@ async function ours(n: number): Promise<{ stats: LoadStats; rssPerDeviceB: numbe
     env: { ...process.env, LWM2M_FOTA_TOKEN: 'bench' },
   });
   try {
-    const m = await waitForLine(child, /coap:\/\/\[[^\]]*\]:(\d+)/);
+    const m = await waitForLine(child, /coap:\/\/\[[^\]]*\]:(\d+)/, 20_000);
     const port = Number(m[1]);
     await new Promise((r) => setTimeout(r, 300));
     const before = rssKiB(child.pid!);

@@ -19,6 +19,9 @@ import { createHash } from 'node:crypto';
 import { createFleet } from '../src/device';
 import { loadObjectModels } from '../src/lwm2m/model';
 import { createManifest, generateKeyPair, loadPublicKey, publicKeyToPem } from '../src/suit';
+import { procCpuMicros, rssKiB, stop, waitForLine } from './lib/proc';
+
+const cpuMs = (pid: number): number => procCpuMicros(pid) / 1000;
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -38,40 +41,6 @@ const VENDOR = 'example.com';
 const CLASS = 'bench-sensor';
 const TOKEN = 'bench';
 
-function rssKiB(pid: number): number {
-  try {
-    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : NaN;
-  } catch {
-    return NaN;
-  }
-}
-
-function waitForLine(child: ChildProcess, re: RegExp, ms = 60_000): Promise<RegExpExecArray> {
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const t = setTimeout(() => reject(new Error(`timed out waiting for ${re}: ${out}`)), ms);
-    const on = (d: Buffer): void => {
-      out += d.toString();
-      const m = re.exec(out);
-      if (m) {
-        clearTimeout(t);
-        child.stdout?.off('data', on);
-        resolve(m);
-      }
-    };
-    child.stdout?.on('data', on);
-    child.once('exit', (code) => reject(new Error(`exited with ${code}: ${out}`)));
-  });
-}
-
-async function stop(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
-  if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-}
 
 // ---------------------------------------------------------------------------------------
 // Child: a fleet of devices
@@ -208,7 +177,7 @@ async function parent(): Promise<void> {
     // The update: every device at once.
     let peakRss = idleRss;
     const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssKiB(server.pid!))), 200);
-    const cpu0 = readCpu(server.pid!);
+    const cpu0 = cpuMs(server.pid!);
     const start = Date.now();
     const queue = [...endpoints];
     await Promise.all(
@@ -235,7 +204,7 @@ async function parent(): Promise<void> {
     }
     const wall = Date.now() - start;
     clearInterval(sampler);
-    const cpu = readCpu(server.pid!) - cpu0;
+    const cpu = cpuMs(server.pid!) - cpu0;
     const jobs = await api<{ jobs: JobSummary[] }>(httpPort, 'GET', '/api/updates?limit=1000');
     const ours = jobs.body.jobs.filter((j) => j.endpoint.startsWith('ufb'));
     const ok = ours.filter((j) => j.state === 'succeeded').length;
@@ -261,16 +230,6 @@ async function parent(): Promise<void> {
   }
 }
 
-/** utime + stime of a process in ms. */
-function readCpu(pid: number): number {
-  try {
-    const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
-    return ((Number(rest[11]) + Number(rest[12])) * 1000) / 100;
-  } catch {
-    return NaN;
-  }
-}
 
 (process.argv.includes('--child') ? child() : parent()).catch((err: unknown) => {
   process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
