@@ -56,6 +56,8 @@ export interface ServerOptions {
   };
   /** One line per notable thing (registrations, errors). */
   readonly log?: (line: string) => void;
+  /** Log every register / update / de-register / expiry through `log` (default true). */
+  readonly logRegistrations?: boolean;
 }
 
 /** A running lwm2m-fota server. */
@@ -99,7 +101,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Lwm2mFo
       ...(options.expirySweepMs === undefined ? {} : { sweepIntervalMs: options.expirySweepMs }),
     });
     cleanup.unshift(() => registrations.close());
-    registrations.onChange((c) => {
+    if (options.logRegistrations !== false && options.log !== undefined) registrations.onChange((c) => {
       const r = c.registration;
       if (c.type === 'registered') log(`registered ${r.endpoint} (${r.registrationId}) from [${r.address}]:${r.port} lwm2m=${r.lwm2mVersion} lt=${r.lifetime} b=${r.binding}`);
       else if (c.type === 'updated') log(`updated ${r.endpoint} (${r.registrationId})`);

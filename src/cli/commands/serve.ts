@@ -43,7 +43,6 @@ export function register(program: Command): void {
         const attempts = parseIntOption('--update-attempts', opts.updateAttempts, 1, 100);
         const backoff = parseIntOption('--update-backoff', opts.updateBackoff, 0, 86400);
         const log = (line: string): void => {
-          if (opts.quiet && !line.startsWith('coap:')) return;
           process.stdout.write(`${new Date().toISOString()} ${line}\n`);
         };
         const server = await createServer({
@@ -61,6 +60,7 @@ export function register(program: Command): void {
             ...(opts.packageHost === undefined ? {} : { packageHost: opts.packageHost }),
           },
           log,
+          logRegistrations: !opts.quiet,
         });
         const c = server.coap.address();
         const h = server.api?.address();
