@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { runLoad, type LoadRequestTemplate, type LoadStats } from './lib/load-generator';
-import { rssKiB, stop, waitForLine } from './lib/proc';
+import { procCpuMicros, rssKiB, stop, waitForLine } from './lib/proc';
 
 function arg(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -35,7 +35,7 @@ const REGISTER: LoadRequestTemplate = {
   contentFormat: 40,
 };
 
-async function ours(n: number): Promise<{ stats: LoadStats; rssPerDeviceB: number; rssBeforeMiB: number; rssAfterMiB: number; durable: number }> {
+async function ours(n: number): Promise<{ stats: LoadStats; rssPerDeviceB: number; rssBeforeMiB: number; rssAfterMiB: number; durable: number; cpuPerRegUs: number }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'lwm2m-fota-bench-'));
   const child = spawn(process.execPath, [CLI, 'serve', '--quiet', '--data-dir', dataDir, '--coap-port', '0', '--coap-host', '::', '--http-port', '0'], {
     stdio: ['ignore', 'pipe', 'inherit'],
@@ -46,13 +46,15 @@ async function ours(n: number): Promise<{ stats: LoadStats; rssPerDeviceB: numbe
     const port = Number(m[1]);
     await new Promise((r) => setTimeout(r, 300));
     const before = rssKiB(child.pid!);
+    const cpu0 = procCpuMicros(child.pid!);
     const stats = await runLoad({ host: '::1', port, inFlight, total: n, timeoutMs: 5000, request: REGISTER });
     const after = rssKiB(child.pid!);
+    const cpuPerRegUs = (procCpuMicros(child.pid!) - cpu0) / n;
     await stop(child);
     const db = new Database(join(dataDir, 'lwm2m-fota.sqlite'), { readonly: true });
     const durable = db.prepare('SELECT count(*) FROM registrations').pluck().get() as number;
     db.close();
-    return { stats, rssPerDeviceB: ((after - before) * 1024) / n, rssBeforeMiB: before / 1024, rssAfterMiB: after / 1024, durable };
+    return { stats, rssPerDeviceB: ((after - before) * 1024) / n, rssBeforeMiB: before / 1024, rssAfterMiB: after / 1024, durable, cpuPerRegUs };
   } finally {
     await stop(child);
     rmSync(dataDir, { recursive: true, force: true });
@@ -82,7 +84,7 @@ async function libcoap(n: number): Promise<LoadStats | undefined> {
 async function main(): Promise<void> {
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   process.stdout.write(`registration benchmark: ${inFlight} in flight, load average ${load}\n`);
-  const rows: string[][] = [['devices', 'lwm2m-fota reg/s', 'durable rows', 'timeouts', 'RSS before→after', 'RSS/device', 'coap-rd reg/s', 'ratio']];
+  const rows: string[][] = [['devices', 'lwm2m-fota reg/s', 'durable rows', 'timeouts', 'RSS before→after', 'RSS/device', 'CPU/reg', 'coap-rd reg/s', 'ratio']];
   for (const n of counts) {
     const a = await ours(n);
     const b = await libcoap(n);
@@ -93,6 +95,7 @@ async function main(): Promise<void> {
       String(a.stats.timeouts),
       `${a.rssBeforeMiB.toFixed(0)}→${a.rssAfterMiB.toFixed(0)} MiB`,
       `${a.rssPerDeviceB.toFixed(0)} B`,
+      `${a.cpuPerRegUs.toFixed(1)} µs`,
       b ? String(b.perSecond) : 'n/a (coap-rd-notls missing)',
       b ? (a.stats.perSecond / b.perSecond).toFixed(2) : '-',
     ]);
