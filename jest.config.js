@@ -9,6 +9,7 @@ module.exports = {
     '^.+/node_modules/@noble/.+\\.js$': ['ts-jest', { tsconfig: 'tsconfig.test.json' }],
   },
   transformIgnorePatterns: ['/node_modules/(?!@noble/)'],
+  globalSetup: '<rootDir>/test/global-setup.js',
   testTimeout: 30000,
   maxWorkers: 2,
 };

@@ -25,9 +25,7 @@ function errorLine(r: SpawnSyncReturns<string>): string {
 }
 
 beforeAll(() => {
-  // Build the CLI as shipped. Other folders may be mid-change; tsc still emits, so only the
-  // files this test runs must exist.
-  spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { cwd: ROOT, encoding: 'utf8' });
+    // dist/ is built once before any test runs (jest globalSetup): rebuilding it here would race with other tests' child processes.
   expect(existsSync(MAIN)).toBe(true);
   expect(existsSync(join(ROOT, 'dist', 'suit', 'index.js'))).toBe(true);
   dir = mkdtempSync(join(tmpdir(), 'suit-cli-'));

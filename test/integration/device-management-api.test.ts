@@ -2,7 +2,7 @@
  * Device management through the REST API (in-process server) and through the built CLI
  * against a `serve` child process.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { createServer, type Lwm2mFotaServer } from '../../src/server';
 import { runCli } from '../helpers/cli';
@@ -11,7 +11,6 @@ import { TestDevice } from '../helpers/lwm2m-test-device';
 import { CLI, startServerProcess, type ServerProcess } from '../helpers/server-process';
 import { tempDir } from '../helpers/tmp';
 
-const ROOT = join(__dirname, '..', '..');
 const TOKEN = 'api-token-for-tests';
 
 describe('REST API of device management', () => {
@@ -177,10 +176,8 @@ describe('lwm2m-fota CLI against a running serve process', () => {
   let device: TestDevice;
   let conn: string[];
 
-  beforeAll(() => {
-    // Build the CLI as shipped (others' work in progress may print errors; tsc still emits).
-    spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { cwd: ROOT, encoding: 'utf8' });
-  }, 120_000);
+  // dist/ is built once before any test runs (jest globalSetup): rebuilding it here would
+  // race with other tests' child processes.
 
   beforeEach(async () => {
     tmp = tempDir();

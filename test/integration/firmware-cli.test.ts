@@ -2,7 +2,7 @@
  * `lwm2m-fota firmware …` as an operator runs it, against `lwm2m-fota serve --trust <pub.pem>`
  * in a child process; then a device-side fetch of what was added with libcoap.
  */
-import { spawnSync } from 'node:child_process';
+
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run, runCli } from '../helpers/cli';
@@ -10,7 +10,6 @@ import { CLI, startServerProcess, type ServerProcess } from '../helpers/server-p
 import { tempDir } from '../helpers/tmp';
 import { envelopeFor, image, oem, sha256, stranger } from '../fota/firmware/fixtures';
 
-const ROOT = join(__dirname, '..', '..');
 
 let tmp: ReturnType<typeof tempDir>;
 let server: ServerProcess;
@@ -23,8 +22,7 @@ function connection(): string[] {
 }
 
 beforeAll(async () => {
-  // Build the CLI as shipped (others' work in progress may print errors; tsc still emits).
-  spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { cwd: ROOT, encoding: 'utf8' });
+    // dist/ is built once before any test runs (jest globalSetup): rebuilding it here would race with other tests' child processes.
   expect(existsSync(CLI)).toBe(true);
   tmp = tempDir('fw-cli-');
   dataDir = join(tmp.dir, 'data');
