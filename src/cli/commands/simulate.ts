@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { createFleet, formatFaultSpec, parseDuration, parseFaultSpec, parseProbability, type DeviceEvent, type DeviceEventName, type DeviceFaults, type FleetOptions } from '../../device';
+import { DEVICE_EVENT_NAMES, createFleet, formatFaultSpec, parseDuration, parseFaultSpec, parseProbability, type DeviceEvent, type DeviceEventName, type DeviceFaults, type FleetOptions } from '../../device';
 import { Lwm2mFotaError } from '../../errors';
 import { loadPublicKey, type SuitTrustedKey } from '../../suit';
 import { action, parseIntOption, usageError } from '../run';
@@ -168,29 +168,6 @@ export function describeEvent(name: DeviceEventName, e: DeviceEvent<DeviceEventN
   }
 }
 
-const NOTABLE: readonly DeviceEventName[] = [
-  'registered',
-  'registrationFailed',
-  'deregistered',
-  'stateChanged',
-  'downloadStarted',
-  'verified',
-  'rejected',
-  'downloaded',
-  'updating',
-  'rebooting',
-  'rebooted',
-  'updated',
-  'updateFailed',
-  'cancelled',
-  'faultInjected',
-  'asleep',
-  'awake',
-  'registrationUpdated',
-  'notified',
-  'blockReceived',
-  'warning',
-];
 
 export function register(program: Command): void {
   program
@@ -234,7 +211,7 @@ export function register(program: Command): void {
           return s;
         };
         const stats = { updated: 0, failed: 0 };
-        for (const name of NOTABLE) {
+        for (const name of DEVICE_EVENT_NAMES) {
           fleet.on(name, (e) => {
             if (name === 'updated') stats.updated++;
             if (name === 'updateFailed' || name === 'rejected') stats.failed++;
