@@ -1,11 +1,12 @@
 /**
  * The SQLite tables of device management (migration 3): live observations and queued
- * device requests. Writes go through the store's group commit (`write`), each in a
- * savepoint of its own; reads run at once on committed data (`read`).
+ * device requests. Writes go through the store's group commit (`writer`, on the writer
+ * thread), each in a savepoint of its own; reads run at once on committed data (`read`).
  */
 import type Database from 'better-sqlite3';
 
 import { Lwm2mFotaError } from '../errors';
+import type { GroupWriter } from './sqlite-store';
 import type {
   DeviceRequestRecord,
   DeviceRequestState,
@@ -14,8 +15,6 @@ import type {
   ObservationStore,
 } from './types';
 
-/** Runs `fn` inside the next group-commit transaction; resolves with its result once committed. */
-export type GroupWrite = <T>(fn: () => T) => Promise<T>;
 /** Runs `fn` at once on committed data (ERR_STORE_READ / ERR_STORE_CLOSED as the store reports them). */
 export type StoreRead = <T>(fn: () => T) => Promise<T>;
 
@@ -113,22 +112,22 @@ function clamp(limit: number): number {
 /** The observation and device-request stores over an open, migrated database. */
 export function createDeviceTables(
   db: Database.Database,
-  write: GroupWrite,
+  writer: GroupWriter,
   read: StoreRead,
 ): { observations: ObservationStore; requests: DeviceRequestStore } {
-  const obsPut = db.prepare(
+  const obsPut = writer.statement(
     `INSERT INTO observations (${OBS_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (token) DO UPDATE SET endpoint = excluded.endpoint, registration_id = excluded.registration_id,
        kind = excluded.kind, paths = excluded.paths, format = excluded.format, created_at = excluded.created_at`,
   );
-  const obsDelete = db.prepare('DELETE FROM observations WHERE token = ?');
-  const obsDeleteByEndpoint = db.prepare('DELETE FROM observations WHERE endpoint = ?');
+  const obsDelete = writer.statement('DELETE FROM observations WHERE token = ?');
+  const obsDeleteByEndpoint = writer.statement('DELETE FROM observations WHERE endpoint = ?');
   const obsGet = db.prepare<[string], ObservationRow>(`SELECT ${OBS_COLUMNS} FROM observations WHERE token = ?`);
   const obsList = db.prepare<[], ObservationRow>(`SELECT ${OBS_COLUMNS} FROM observations ORDER BY created_at, rowid`);
   const obsByEndpoint = db.prepare<[string], ObservationRow>(`SELECT ${OBS_COLUMNS} FROM observations WHERE endpoint = ? ORDER BY created_at, rowid`);
 
   // Upsert by id; the WHERE keeps a request's endpoint fixed (no row changes otherwise).
-  const reqPut = db.prepare(
+  const reqPut = writer.statement(
     `INSERT INTO device_requests (${REQ_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (id) DO UPDATE SET state = excluded.state, request = excluded.request, attempts = excluded.attempts,
        result = excluded.result, error = excluded.error, created_at = excluded.created_at, updated_at = excluded.updated_at
@@ -150,10 +149,10 @@ export function createDeviceTables(
       const bad = checkObservation(r);
       if (bad !== undefined) return Promise.reject(invalid('observation', bad, r?.endpoint));
       const args = [r.token, r.endpoint, r.registrationId, r.kind, JSON.stringify(r.paths), r.format ?? null, r.createdAt];
-      return write(() => void obsPut.run(...args));
+      return writer.write<void>(obsPut, args, 'none');
     },
-    delete: (token) => write(() => obsDelete.run(String(token)).changes > 0),
-    deleteByEndpoint: (endpoint) => write(() => obsDeleteByEndpoint.run(String(endpoint)).changes),
+    delete: (token) => writer.write<boolean>(obsDelete, [String(token)], 'changed'),
+    deleteByEndpoint: (endpoint) => writer.write<number>(obsDeleteByEndpoint, [String(endpoint)], 'changes'),
     get: (token) => read(() => rowToObservation(obsGet.get(token))),
     list: () => read(() => obsList.all().map((row) => rowToObservation(row) as ObservationRecord)),
     listByEndpoint: (endpoint) => read(() => obsByEndpoint.all(endpoint).map((row) => rowToObservation(row) as ObservationRecord)),
@@ -181,13 +180,11 @@ export function createDeviceTables(
       } catch (err) {
         return Promise.reject(invalid('device request', (err as Error).message, r.endpoint));
       }
-      return write(() => {
-        if (reqPut.run(...args).changes === 0) {
-          throw new Lwm2mFotaError('ERR_STORE_WRITE', `device request ${r.id} belongs to another endpoint`, {
-            context: { endpoint: r.endpoint, requestId: r.id },
-          });
-        }
-      });
+      return writer.write<void>(reqPut, args, 'none', () =>
+        new Lwm2mFotaError('ERR_STORE_WRITE', `device request ${r.id} belongs to another endpoint`, {
+          context: { endpoint: r.endpoint, requestId: r.id },
+        }),
+      );
     },
     get: (id) => read(() => rowToRequest(reqGet.get(id))),
     listPending: (endpoint) => read(() => reqPending.all(endpoint).map((row) => rowToRequest(row) as DeviceRequestRecord)),

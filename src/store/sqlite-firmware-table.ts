@@ -8,7 +8,8 @@
 import type Database from 'better-sqlite3';
 
 import { Lwm2mFotaError } from '../errors';
-import type { GroupWrite, StoreRead } from './sqlite-device-tables';
+import type { StoreRead } from './sqlite-device-tables';
+import type { GroupWriter } from './sqlite-store';
 import type { FirmwareStore, StoredFirmwareRecord } from './types';
 
 interface FirmwareRow {
@@ -58,14 +59,14 @@ function rowToRecord(row: FirmwareRow | undefined): StoredFirmwareRecord | undef
 }
 
 /** The firmware store over an open, migrated database. */
-export function createFirmwareTable(db: Database.Database, write: GroupWrite, read: StoreRead): FirmwareStore {
-  const put = db.prepare(
+export function createFirmwareTable(db: Database.Database, writer: GroupWriter, read: StoreRead): FirmwareStore {
+  const put = writer.statement(
     `INSERT INTO firmware (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (id) DO UPDATE SET size = excluded.size, sequence_number = excluded.sequence_number,
        version = excluded.version, vendor_id = excluded.vendor_id, class_id = excluded.class_id,
        blobs = excluded.blobs, details = excluded.details, added_at = excluded.added_at`,
   );
-  const del = db.prepare('DELETE FROM firmware WHERE id = ?');
+  const del = writer.statement('DELETE FROM firmware WHERE id = ?');
   const get = db.prepare<[string], FirmwareRow>(`SELECT ${COLUMNS} FROM firmware WHERE id = ?`);
   const list = db.prepare<[], FirmwareRow>(`SELECT ${COLUMNS} FROM firmware ORDER BY added_at, rowid`);
 
@@ -80,9 +81,9 @@ export function createFirmwareTable(db: Database.Database, write: GroupWrite, re
       } catch (err) {
         return Promise.reject(new Lwm2mFotaError('ERR_STORE_WRITE', `invalid firmware record: ${(err as Error).message}`, { cause: err }));
       }
-      return write(() => void put.run(...args));
+      return writer.write<void>(put, args, 'none');
     },
-    delete: (id) => write(() => del.run(String(id)).changes > 0),
+    delete: (id) => writer.write<boolean>(del, [String(id)], 'changed'),
     get: (id) => read(() => rowToRecord(get.get(id))),
     list: () => read(() => list.all().map((row) => rowToRecord(row) as StoredFirmwareRecord)),
   };

@@ -2,23 +2,18 @@
  * The embedded default store: one SQLite file (WAL mode) in the data directory.
  *
  * Writes are group-committed: every write issued in the same turn of the event loop joins
- * one batch, which runs as ONE transaction from a `setImmediate` callback; each write's
+ * one batch, which goes to the writer thread (sqlite-writer.ts) from a `setImmediate`
+ * callback and runs there as one transaction on the writer's own connection; each write's
  * promise settles only after that transaction committed (or rolled back) and — with
- * `synchronous = FULL`, the default — after the write-ahead log holding it was flushed
- * to disk, so it survives power loss; with NORMAL it survives a process crash only.
+ * `synchronous = FULL`, the default — after the write-ahead log holding it was flushed to
+ * disk, so it survives power loss; with NORMAL it survives a process crash only. The main
+ * thread spends no time in SQLite's write path nor waiting for the disk.
  *
- * The flush is ours, not SQLite's: the connection runs with `synchronous = NORMAL` (COMMIT
- * writes the WAL frames without fsync) and the WAL file is then fsynced on libuv's thread
- * pool. SQLite's own FULL mode would block the event loop for every fsync (~0.3 ms here),
- * which starves the CoAP socket and keeps batches small; this way the main thread keeps
- * serving while the disk works, and one fsync covers every commit made before it started
- * (group fsync). Checkpoints still fsync as in FULL mode (NORMAL differs from FULL only in
- * the per-commit WAL sync, which is exactly what we do ourselves).
- *
- * Reads run at once on committed data: a read issued after a write's promise resolved
- * sees that write; a read issued while the write is still pending does not.
+ * Reads run at once, on this thread's connection, on committed data: a read issued after
+ * a write's promise resolved sees that write; a read issued while the write is still
+ * pending does not.
  */
-import { closeSync, fsync, mkdirSync, openSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 
 import Database from 'better-sqlite3';
@@ -27,6 +22,7 @@ import { Lwm2mFotaError } from '../errors';
 import { applyMigrations, checkSchema } from './migrations';
 import { createDeviceTables } from './sqlite-device-tables';
 import { createFirmwareTable } from './sqlite-firmware-table';
+import { ALONE, type AloneFailure, MUST_CHANGE, RESULT_CHANGED, RESULT_CHANGES, RESULT_NONE, RESULT_ROWID, SqliteWriter, type WriterReply } from './sqlite-writer';
 import type {
   DeviceRequestStore,
   EventLog,
@@ -44,40 +40,47 @@ import type {
 
 const SYNCHRONOUS = ['OFF', 'NORMAL', 'FULL'] as const;
 
-/**
- * WAL fsyncs allowed at once on the thread pool. A commit waits for an fsync that started
- * after it; with two in flight it rarely waits for one that is already half done, which
- * cuts the time a registration waits for the disk by about a third.
- */
-const MAX_FSYNCS_IN_FLIGHT = 2;
-
-/** Kinds of queued write. */
+/** Kinds of queued write, for settling them on this thread. */
 const PUT = 0;
 const DELETE = 1;
 const APPEND = 2;
 const JOB_PUT = 3;
-/** A closure of another table's store (sqlite-device-tables.ts), run in a savepoint of its own. */
-const RUN = 4;
+/** A write of another table's store (sqlite-device-tables.ts), run in a savepoint of its own. */
+const WRITE = 4;
 
 type Resolve = (value: never) => void;
 type Reject = (reason: unknown) => void;
 
 /**
- * The writes of one group commit, as parallel arrays so that a write costs a few array
- * slots rather than an object of its own. `put` needs no result, so all puts of a batch
- * share one promise.
+ * The writes of one group commit: `ops` as the writer thread reads them (sqlite-writer.ts),
+ * and parallel arrays for settling them here, so that a write costs a few array slots
+ * rather than an object of its own. `put` needs no result, so all puts of a batch share
+ * one promise.
  */
 class Batch {
+  readonly ops: unknown[] = [];
   readonly kinds: number[] = [];
-  /** RegistrationRecord | endpoint | NewEvent | JobColumns | closure (RUN) */
+  /** APPEND: the NewEvent; JOB_PUT: its JobColumns; WRITE: what builds its 'unchanged' error. */
   readonly args: unknown[] = [];
-  /** For appends: the event's data as JSON (or null). */
-  readonly json: (string | null)[] = [];
   readonly resolves: (Resolve | undefined)[] = [];
   readonly rejects: (Reject | undefined)[] = [];
   putPromise: Promise<void> | undefined;
   putResolve: (() => void) | undefined;
   putReject: Reject | undefined;
+}
+
+/** What a table write answers (sqlite-device-tables.ts, sqlite-firmware-table.ts). */
+export type WriteResult = 'none' | 'changed' | 'changes';
+
+/**
+ * How a table of the store writes: statements are registered once, then each write queues
+ * one execution for the next group commit, in a savepoint of its own (a failing write is
+ * rejected alone). `unchanged`, when given, makes a write that changes no row fail with
+ * that error.
+ */
+export interface GroupWriter {
+  statement(sql: string): number;
+  write<T>(statement: number, params: unknown[], result: WriteResult, unchanged?: () => Lwm2mFotaError): Promise<T>;
 }
 
 interface RegistrationRow {
@@ -165,36 +168,23 @@ export class SqliteStore implements Store {
 
   readonly #db: Database.Database;
   #closed = false;
-  /** synchronous = FULL: acknowledge commits only after our own WAL fsync. */
-  readonly #durable: boolean;
-  #walFd: number | undefined;
-  #fsyncRunning = 0;
-  #fsyncWaiting: Array<() => void> = [];
-  #fsyncError: Lwm2mFotaError | undefined;
-  #fsyncIdle: (() => void) | undefined;
+  readonly #writer: SqliteWriter;
+  /** Batches sent to the writer and not answered yet. */
+  readonly #inFlight = new Set<Promise<void>>();
   #batch: Batch | undefined;
   #immediate: NodeJS.Immediate | undefined;
   readonly #flush = (): void => this.#commitBatch();
 
-  readonly #begin: Database.Statement;
-  readonly #commit: Database.Statement;
-  readonly #rollback: Database.Statement;
-  readonly #putStmt: Database.Statement;
-  readonly #deleteStmt: Database.Statement;
-  readonly #appendStmt: Database.Statement;
+  readonly #putStmt: number;
+  readonly #deleteStmt: number;
+  readonly #appendStmt: number;
+  readonly #jobPutStmt: number;
   readonly #getStmt: Database.Statement<[string], RegistrationRow>;
   readonly #getByIdStmt: Database.Statement<[string], RegistrationRow>;
   readonly #listStmt: Database.Statement<[], RegistrationRow>;
   readonly #countStmt: Database.Statement<[], number>;
   readonly #sinceStmt: Database.Statement<[number, number], EventRow>;
   readonly #lastIdStmt: Database.Statement<[], number | null>;
-  readonly #jobPutStmt: Database.Statement<JobColumns>;
-  readonly #savepoint: Database.Statement;
-  readonly #releaseSavepoint: Database.Statement;
-  readonly #rollbackSavepoint: Database.Statement;
-  readonly #runSavepoint: Database.Statement;
-  readonly #runRelease: Database.Statement;
-  readonly #runRollback: Database.Statement;
   readonly #jobGetStmt: Database.Statement<[string], JobRow>;
   readonly #jobActiveStmt: Database.Statement<[string], JobRow>;
   readonly #jobListActiveStmt: Database.Statement<[], JobRow>;
@@ -204,7 +194,6 @@ export class SqliteStore implements Store {
   /** Use {@link openSqliteStore}. */
   constructor(options: SqliteStoreOptions) {
     const synchronous = options.synchronous ?? 'FULL';
-    this.#durable = synchronous === 'FULL';
     if (!SYNCHRONOUS.includes(synchronous)) {
       throw new Lwm2mFotaError('ERR_STORE_OPEN', `synchronous must be one of ${SYNCHRONOUS.join(', ')}, not ${String(synchronous)}`);
     }
@@ -229,8 +218,7 @@ export class SqliteStore implements Store {
       checkSchema(db);
       const mode = db.pragma('journal_mode = WAL', { simple: true });
       if (mode !== 'wal') throw new Error(`the file system does not support WAL (journal_mode is ${String(mode)})`);
-      // FULL is implemented by our own asynchronous WAL fsync (see the header).
-      db.pragma(`synchronous = ${synchronous === 'FULL' ? 'NORMAL' : synchronous}`);
+      // This connection only reads once migrated; the writer thread sets its own mode.
       db.pragma('foreign_keys = ON');
       this.schemaVersion = applyMigrations(db);
     } catch (err) {
@@ -240,10 +228,8 @@ export class SqliteStore implements Store {
     }
     this.#db = db;
 
-    this.#begin = db.prepare('BEGIN IMMEDIATE');
-    this.#commit = db.prepare('COMMIT');
-    this.#rollback = db.prepare('ROLLBACK');
-    this.#putStmt = db.prepare(
+    const writer = (this.#writer = new SqliteWriter(this.file, synchronous));
+    this.#putStmt = writer.statement(
       `INSERT INTO registrations (${REGISTRATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (endpoint) DO UPDATE SET
          registration_id = excluded.registration_id, address = excluded.address, port = excluded.port,
@@ -251,8 +237,8 @@ export class SqliteStore implements Store {
          queue_mode = excluded.queue_mode, sms_number = excluded.sms_number, links = excluded.links,
          registered_at = excluded.registered_at, last_seen = excluded.last_seen`,
     );
-    this.#deleteStmt = db.prepare('DELETE FROM registrations WHERE endpoint = ?');
-    this.#appendStmt = db.prepare('INSERT INTO events (time, type, endpoint, data) VALUES (?, ?, ?, ?)');
+    this.#deleteStmt = writer.statement('DELETE FROM registrations WHERE endpoint = ?');
+    this.#appendStmt = writer.statement('INSERT INTO events (time, type, endpoint, data) VALUES (?, ?, ?, ?)');
     this.#getStmt = db.prepare(`SELECT ${REGISTRATION_COLUMNS} FROM registrations WHERE endpoint = ?`);
     this.#getByIdStmt = db.prepare(`SELECT ${REGISTRATION_COLUMNS} FROM registrations WHERE registration_id = ?`);
     this.#listStmt = db.prepare(`SELECT ${REGISTRATION_COLUMNS} FROM registrations ORDER BY endpoint`);
@@ -261,7 +247,7 @@ export class SqliteStore implements Store {
     this.#lastIdStmt = db.prepare<[], number | null>('SELECT max(id) FROM events').pluck();
     // Upsert by id; the WHERE keeps a job's endpoint fixed (no row changes otherwise).
     // A second active job of an endpoint violates jobs_one_active_per_endpoint.
-    this.#jobPutStmt = db.prepare<JobColumns>(
+    this.#jobPutStmt = writer.statement(
       `INSERT INTO jobs (${JOB_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (id) DO UPDATE SET
          firmware_id = excluded.firmware_id, value = excluded.value, state = excluded.state,
@@ -269,12 +255,6 @@ export class SqliteStore implements Store {
          updated_at = excluded.updated_at, finished_at = excluded.finished_at
        WHERE jobs.endpoint = excluded.endpoint`,
     );
-    this.#savepoint = db.prepare('SAVEPOINT job_put');
-    this.#releaseSavepoint = db.prepare('RELEASE job_put');
-    this.#rollbackSavepoint = db.prepare('ROLLBACK TO job_put');
-    this.#runSavepoint = db.prepare('SAVEPOINT run_write');
-    this.#runRelease = db.prepare('RELEASE run_write');
-    this.#runRollback = db.prepare('ROLLBACK TO run_write');
     this.#jobGetStmt = db.prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE id = ?`);
     this.#jobActiveStmt = db.prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE endpoint = ? AND finished_at IS NULL`);
     this.#jobListActiveStmt = db.prepare(`SELECT ${JOB_COLUMNS} FROM jobs WHERE finished_at IS NULL ORDER BY created_at, rowid`);
@@ -304,10 +284,14 @@ export class SqliteStore implements Store {
         this.#read(() => this.#jobByEndpointStmt.all(endpoint, clampLimit(limit)).map((row) => rowToJob(row) as UpdateJobRecord)),
       listRecent: (limit = 100) => this.#read(() => this.#jobRecentStmt.all(clampLimit(limit)).map((row) => rowToJob(row) as UpdateJobRecord)),
     };
-    const tables = createDeviceTables(db, (fn) => this.#run(fn), (fn) => this.#read(fn));
+    const group: GroupWriter = {
+      statement: (sql) => writer.statement(sql),
+      write: (statement, params, result, unchanged) => this.#write(statement, params, result, unchanged),
+    };
+    const tables = createDeviceTables(db, group, (fn) => this.#read(fn));
     this.observations = tables.observations;
     this.requests = tables.requests;
-    this.firmware = createFirmwareTable(db, (fn) => this.#run(fn), (fn) => this.#read(fn));
+    this.firmware = createFirmwareTable(db, group, (fn) => this.#read(fn));
   }
 
   /**
@@ -321,13 +305,8 @@ export class SqliteStore implements Store {
     this.#commitBatch();
     this.#closed = true;
     // Every acknowledged write waits for its fsync; let the last ones finish first.
-    if (this.#fsyncRunning > 0 || this.#fsyncWaiting.length > 0) {
-      await new Promise<void>((resolve) => (this.#fsyncIdle = resolve));
-    }
-    if (this.#walFd !== undefined) {
-      closeSync(this.#walFd);
-      this.#walFd = undefined;
-    }
+    await Promise.all(this.#inFlight);
+    await this.#writer.close();
     try {
       this.#db.close();
     } catch (err) {
@@ -346,18 +325,35 @@ export class SqliteStore implements Store {
     this.#db.pragma('wal_checkpoint(TRUNCATE)');
   }
 
-  #put(record: RegistrationRecord): Promise<void> {
+  #put(r: RegistrationRecord): Promise<void> {
     if (this.#closed) return Promise.reject(closedError());
-    const invalid = checkRecord(record);
+    const invalid = checkRecord(r);
     if (invalid !== undefined) {
       return Promise.reject(
-        new Lwm2mFotaError('ERR_STORE_WRITE', `invalid registration: ${invalid}`, { context: { endpoint: String(record?.endpoint) } }),
+        new Lwm2mFotaError('ERR_STORE_WRITE', `invalid registration: ${invalid}`, { context: { endpoint: String(r?.endpoint) } }),
       );
     }
     const b = this.#pending();
+    // Copied into the batch now: later changes to the record do not leak in.
+    b.ops.push(
+      this.#putStmt,
+      RESULT_NONE,
+      12,
+      r.endpoint,
+      r.registrationId,
+      r.address,
+      r.port,
+      r.lifetime,
+      r.lwm2mVersion,
+      r.binding,
+      r.queueMode ? 1 : 0,
+      r.smsNumber ?? null,
+      r.links,
+      r.registeredAt,
+      r.lastSeen,
+    );
     b.kinds.push(PUT);
-    b.args.push(record);
-    b.json.push(null);
+    b.args.push(undefined);
     b.resolves.push(undefined);
     b.rejects.push(undefined);
     if (b.putPromise === undefined) {
@@ -374,9 +370,9 @@ export class SqliteStore implements Store {
     if (typeof endpoint !== 'string') return Promise.reject(new Lwm2mFotaError('ERR_STORE_WRITE', 'endpoint must be a string'));
     const b = this.#pending();
     return new Promise<boolean>((res, rej) => {
+      b.ops.push(this.#deleteStmt, RESULT_CHANGED, 1, endpoint);
       b.kinds.push(DELETE);
-      b.args.push(endpoint);
-      b.json.push(null);
+      b.args.push(undefined);
       b.resolves.push(res as Resolve);
       b.rejects.push(rej);
     });
@@ -395,10 +391,11 @@ export class SqliteStore implements Store {
       return Promise.reject(storeError('ERR_STORE_WRITE', `invalid event: ${(err as Error).message}`, err));
     }
     const b = this.#pending();
+    const stored: StoredEvent = { id: 0, type: event.type, endpoint: event.endpoint, data: event.data ?? {}, time: event.time ?? Date.now() };
     return new Promise<StoredEvent>((res, rej) => {
+      b.ops.push(this.#appendStmt, RESULT_ROWID, 4, stored.time, stored.type, stored.endpoint ?? null, json);
       b.kinds.push(APPEND);
-      b.args.push(event);
-      b.json.push(json);
+      b.args.push(stored);
       b.resolves.push(res as Resolve);
       b.rejects.push(rej);
     });
@@ -421,69 +418,28 @@ export class SqliteStore implements Store {
     }
     const b = this.#pending();
     return new Promise<void>((res, rej) => {
+      // In a savepoint of its own: a job that breaks a rule (second active job, foreign id)
+      // is rolled back and rejected alone, the rest of the batch commits.
+      b.ops.push(this.#jobPutStmt, RESULT_NONE | ALONE | MUST_CHANGE, columns.length, ...columns);
       b.kinds.push(JOB_PUT);
       b.args.push(columns);
-      b.json.push(null);
       b.resolves.push(res as Resolve);
       b.rejects.push(rej);
     });
   }
 
-  /** Queues `fn` for the next group commit; it runs inside the transaction, its result resolves the promise. */
-  #run<T>(fn: () => T): Promise<T> {
+  /** Queues one table write (see GroupWriter) for the next group commit. */
+  #write<T>(statement: number, params: unknown[], result: WriteResult, unchanged?: () => Lwm2mFotaError): Promise<T> {
     if (this.#closed) return Promise.reject(closedError());
     const b = this.#pending();
+    const flags = (result === 'none' ? RESULT_NONE : result === 'changed' ? RESULT_CHANGED : RESULT_CHANGES) | ALONE | (unchanged ? MUST_CHANGE : 0);
     return new Promise<T>((res, rej) => {
-      b.kinds.push(RUN);
-      b.args.push(fn);
-      b.json.push(null);
+      b.ops.push(statement, flags, params.length, ...params);
+      b.kinds.push(WRITE);
+      b.args.push(unchanged);
       b.resolves.push(res as Resolve);
       b.rejects.push(rej);
     });
-  }
-
-  /** One RUN write in a savepoint: a throwing closure is rolled back and rejected alone. */
-  #runClosure(fn: () => unknown): { ok: true; value: unknown } | { ok: false; error: Lwm2mFotaError } {
-    this.#runSavepoint.run();
-    try {
-      const value = fn();
-      this.#runRelease.run();
-      return { ok: true, value };
-    } catch (err) {
-      this.#runRollback.run();
-      this.#runRelease.run();
-      return {
-        ok: false,
-        error: err instanceof Lwm2mFotaError ? err : storeError('ERR_STORE_WRITE', `write failed: ${(err as Error).message}`, err),
-      };
-    }
-  }
-
-  /**
-   * One job put inside the batch's transaction, in a savepoint of its own: a job that
-   * breaks a rule (second active job, foreign id) is rolled back and rejected alone, the
-   * rest of the batch commits. Any other error fails the batch as usual.
-   */
-  #runJobPut(columns: JobColumns): Lwm2mFotaError | undefined {
-    this.#savepoint.run();
-    let failure: Lwm2mFotaError | undefined;
-    try {
-      if (this.#jobPutStmt.run(...columns).changes === 0) {
-        failure = new Lwm2mFotaError('ERR_STORE_WRITE', `job ${columns[0]} belongs to another endpoint`, {
-          context: { endpoint: columns[1], jobId: columns[0], reason: 'jobOfAnotherEndpoint' },
-        });
-      }
-    } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      if (typeof code !== 'string' || !code.startsWith('SQLITE_CONSTRAINT')) throw err;
-      failure = new Lwm2mFotaError('ERR_STORE_WRITE', `endpoint ${columns[1]} already has an active update job`, {
-        cause: err,
-        context: { endpoint: columns[1], jobId: columns[0], reason: 'activeJobExists' },
-      });
-    }
-    if (failure !== undefined) this.#rollbackSavepoint.run();
-    this.#releaseSavepoint.run();
-    return failure;
   }
 
   /** The batch that collects writes until the next `setImmediate`. */
@@ -496,135 +452,69 @@ export class SqliteStore implements Store {
     return b;
   }
 
-  /** Runs the pending batch as one transaction and settles its promises. */
+  /** Sends the pending batch to the writer thread; its promises settle with the answer. */
   #commitBatch(): void {
     const b = this.#batch;
     this.#batch = undefined;
     this.#immediate = undefined;
     if (b === undefined) return;
-    const { kinds, args, json } = b;
+    const done = this.#writer.submit(b.ops).then((reply) => {
+      this.#inFlight.delete(done);
+      this.#settle(b, reply);
+    });
+    this.#inFlight.add(done);
+  }
+
+  #settle(b: Batch, reply: WriterReply): void {
+    const { kinds, args, resolves, rejects } = b;
     const n = kinds.length;
-    const results: unknown[] = new Array<unknown>(n);
-    /** Writes rejected alone (job puts) while the batch commits. */
-    let alone: Map<number, Lwm2mFotaError> | undefined;
-    const now = Date.now();
-    let failure: unknown;
-    let inTransaction = false;
-    try {
-      this.#begin.run();
-      inTransaction = true;
-      for (let i = 0; i < n; i++) {
-        const kind = kinds[i];
-        if (kind === PUT) {
-          const r = args[i] as RegistrationRecord;
-          this.#putStmt.run(
-            r.endpoint,
-            r.registrationId,
-            r.address,
-            r.port,
-            r.lifetime,
-            r.lwm2mVersion,
-            r.binding,
-            r.queueMode ? 1 : 0,
-            r.smsNumber ?? null,
-            r.links,
-            r.registeredAt,
-            r.lastSeen,
-          );
-        } else if (kind === DELETE) {
-          results[i] = this.#deleteStmt.run(args[i] as string).changes > 0;
-        } else if (kind === JOB_PUT) {
-          const failed = this.#runJobPut(args[i] as JobColumns);
-          if (failed !== undefined) (alone ??= new Map()).set(i, failed);
-        } else if (kind === RUN) {
-          const r = this.#runClosure(args[i] as () => unknown);
-          if (r.ok) results[i] = r.value;
-          else (alone ??= new Map()).set(i, r.error);
-        } else {
-          const e = args[i] as NewEvent;
-          const time = e.time ?? now;
-          const data = json[i] ?? null;
-          const id = Number(this.#appendStmt.run(time, e.type, e.endpoint ?? null, data).lastInsertRowid);
-          const stored: StoredEvent = { id, type: e.type, endpoint: e.endpoint, data: e.data ?? {}, time };
-          results[i] = stored;
-        }
-      }
-      this.#commit.run();
-      inTransaction = false;
-    } catch (err) {
-      failure = err;
-      // SQLite rolls back by itself on some errors (SQLITE_FULL at commit, I/O errors).
-      if (inTransaction && this.#db.inTransaction) {
-        try {
-          this.#rollback.run();
-        } catch {
-          // The connection is in trouble; the original error is the one to report.
-        }
-      }
-    }
-    if (failure === undefined && this.#durable) {
-      this.#afterFsync(() => this.#settle(b, n, results, alone, undefined));
-    } else {
-      this.#settle(b, n, results, alone, failure);
-    }
-  }
-
-  /**
-   * Runs `done` once the WAL has been fsynced after this point. Up to MAX_FSYNCS_IN_FLIGHT
-   * run at a time; callbacks that arrive while they run wait for the next one, which
-   * starts as soon as one finishes — a commit is never acknowledged by an fsync that began
-   * before it.
-   */
-  #afterFsync(done: () => void): void {
-    this.#fsyncWaiting.push(done);
-    if (this.#fsyncRunning < MAX_FSYNCS_IN_FLIGHT) this.#startFsync();
-  }
-
-  #startFsync(): void {
-    const callbacks = this.#fsyncWaiting;
-    this.#fsyncWaiting = [];
-    this.#fsyncRunning++;
-    if (this.#walFd === undefined) {
-      try {
-        this.#walFd = openSync(this.file + '-wal', 'r');
-      } catch (err) {
-        this.#fsyncFinished(callbacks, err);
-        return;
-      }
-    }
-    fsync(this.#walFd, (err) => this.#fsyncFinished(callbacks, err));
-  }
-
-  #fsyncFinished(callbacks: Array<() => void>, err: NodeJS.ErrnoException | null | unknown): void {
-    this.#fsyncRunning--;
-    if (err) {
-      // The data is committed but its durability is unknown: say so to every waiter.
-      this.#fsyncError = storeError('ERR_STORE_WRITE', `flushing the write-ahead log failed: ${(err as Error).message}`, err);
-    }
-    for (const cb of callbacks) cb();
-    this.#fsyncError = undefined;
-    if (this.#fsyncWaiting.length > 0) this.#startFsync();
-    else if (this.#fsyncRunning === 0) this.#fsyncIdle?.();
-  }
-
-  #settle(b: Batch, n: number, results: unknown[], alone: Map<number, Lwm2mFotaError> | undefined, failureIn: unknown): void {
-    const failure = failureIn ?? this.#fsyncError;
-    const { resolves, rejects } = b;
-    if (failure === undefined) {
-      b.putResolve?.();
-      for (let i = 0; i < n; i++) {
-        const failed = alone?.get(i);
-        if (failed === undefined) resolves[i]?.(results[i] as never);
-        else rejects[i]?.(failed);
-      }
-    } else {
-      const error =
-        failure instanceof Lwm2mFotaError
-          ? failure
-          : storeError('ERR_STORE_WRITE', `write failed, ${n} write(s) of the batch rolled back: ${(failure as Error).message}`, failure);
+    if (reply.error !== null) {
+      const error = new Lwm2mFotaError('ERR_STORE_WRITE', `write failed, ${n} write(s) of the batch rolled back: ${reply.error.message}`, {
+        ...(reply.error.code === null ? {} : { context: { code: reply.error.code } }),
+      });
       b.putReject?.(error);
       for (let i = 0; i < n; i++) rejects[i]?.(error);
+      return;
     }
+    b.putResolve?.();
+    const results = reply.results;
+    const failed = reply.failed;
+    let next = failed === null ? -1 : 0;
+    for (let i = 0; i < n; i++) {
+      if (next >= 0 && failed![next]![0] === i) {
+        rejects[i]?.(this.#aloneError(kinds[i]!, args[i], failed![next]!));
+        next = next + 1 < failed!.length ? next + 1 : -1;
+        continue;
+      }
+      const kind = kinds[i];
+      if (kind === PUT) continue;
+      if (kind === APPEND) {
+        const stored = args[i] as { id: number };
+        stored.id = results[i] as number;
+        resolves[i]!(stored as never);
+      } else {
+        resolves[i]!(results[i] as never);
+      }
+    }
+  }
+
+  /** The error of a write that failed alone in its savepoint. */
+  #aloneError(kind: number, arg: unknown, [, reason, message, code]: AloneFailure): Lwm2mFotaError {
+    if (kind === JOB_PUT) {
+      const [id, endpoint] = arg as JobColumns;
+      if (reason === 'unchanged') {
+        return new Lwm2mFotaError('ERR_STORE_WRITE', `job ${id} belongs to another endpoint`, {
+          context: { endpoint, jobId: id, reason: 'jobOfAnotherEndpoint' },
+        });
+      }
+      if (code !== null && code.startsWith('SQLITE_CONSTRAINT')) {
+        return new Lwm2mFotaError('ERR_STORE_WRITE', `endpoint ${endpoint} already has an active update job`, {
+          context: { endpoint, jobId: id, reason: 'activeJobExists' },
+        });
+      }
+    }
+    if (reason === 'unchanged' && typeof arg === 'function') return (arg as () => Lwm2mFotaError)();
+    return new Lwm2mFotaError('ERR_STORE_WRITE', `write failed: ${message}`, code === null ? {} : { context: { code } });
   }
 
   #read<T>(fn: () => T): Promise<T> {

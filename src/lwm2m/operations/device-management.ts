@@ -245,7 +245,9 @@ export class DeviceManagement {
         this.peers.set(peerKey(r), r.endpoint);
         this.client.forget(r.endpoint);
         this.touchAwake(r.endpoint, r.lastSeen);
-        void this.observations.drop(r.endpoint, 'reregistered', r.registrationId).finally(() => this.contacted(r.endpoint));
+        // Most registrations have nothing to drop: no promise chain for them.
+        if (this.observations.has(r.endpoint)) void this.observations.drop(r.endpoint, 'reregistered', r.registrationId).finally(() => this.contacted(r.endpoint));
+        else this.contacted(r.endpoint);
         return;
       case 'updated':
         this.peers.delete(peerKey(c.previous));

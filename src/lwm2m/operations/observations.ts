@@ -317,6 +317,11 @@ export class ObservationService {
     return response;
   }
 
+  /** Whether the endpoint has any observation, established or starting. */
+  has(endpoint: string): boolean {
+    return this.live.ofEndpoint(endpoint).length > 0;
+  }
+
   /** Cancels every observation of the endpoint locally (no message to the device), except those of `keepRegistrationId`. */
   async drop(endpoint: string, reason: ObservationEndReason, keepRegistrationId?: string): Promise<void> {
     for (const state of this.live.ofEndpoint(endpoint)) {

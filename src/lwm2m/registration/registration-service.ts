@@ -6,7 +6,6 @@ import type { EventBus } from '../../events';
 import type { RegistrationRecord, RegistrationStore } from '../../store/types';
 import {
   type Lwm2mVersion,
-  type ParsedLinks,
   RegistrationRejection,
   parseRegisterQuery,
   parseRegistrationLinks,
@@ -39,16 +38,10 @@ export type RegistrationChange =
 
 export type RegistrationListener = (change: RegistrationChange) => void;
 
-/** A min-heap entry; stale when the registration id no longer matches or its expiry moved. */
-interface ExpiryEntry {
-  at: number;
-  endpoint: string;
-  registrationId: string;
-}
-
 const TEXT = ContentFormat.TextPlain;
 /** 64 URI-safe characters in ASCII order, so that string order is numeric order. */
 const SORTABLE_ALPHABET = '-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz';
+const ALPHABET_CODES = Buffer.from(SORTABLE_ALPHABET, 'latin1');
 
 function reject(code: string, message: string): OutgoingResponse {
   // RFC 7252 §5.5.2: a diagnostic payload is a human-readable UTF-8 string.
@@ -63,7 +56,12 @@ function reject(code: string, message: string): OutgoingResponse {
 export class RegistrationService {
   private readonly byEndpoint = new Map<string, RegistrationRecord>();
   private readonly byId = new Map<string, RegistrationRecord>();
-  private readonly heap: ExpiryEntry[] = [];
+  /**
+   * Min-heap of registrations by expiry. A record is stale once an update or a new
+   * registration replaced it (it is no longer the endpoint's current record); stale
+   * records are skipped when they come out, and dropped by a rebuild once they are many.
+   */
+  private readonly heap: RegistrationRecord[] = [];
   private readonly listeners = new Set<RegistrationListener>();
   private readonly store: RegistrationStore;
   private readonly events: EventBus;
@@ -74,9 +72,12 @@ export class RegistrationService {
   private sweeping = false;
   // Interning: thousands of devices share the same address strings and link payloads.
   private readonly interned = new Map<string, string>();
+  /** Registration payloads that parsed recently (see decodeLinks). */
+  private readonly validPayloads = new Map<string, string>();
   private idPool = Buffer.alloc(0);
   private idPoolOffset = 0;
   private idSeq = 0;
+  private readonly idChars = Buffer.alloc(12);
 
   private constructor(options: RegistrationServiceOptions) {
     this.store = options.store;
@@ -167,19 +168,30 @@ export class RegistrationService {
     }
   }
 
-  private decodeLinks(req: IncomingRequest): { text: string; parsed: ParsedLinks } {
+  /**
+   * The registration payload as text, checked: valid UTF-8 and a well-formed LwM2M link
+   * list. A fleet sends the same few payloads over and over, so a payload seen recently is
+   * not parsed again: the interned text stands for its successful parse.
+   */
+  private decodeLinks(req: IncomingRequest): string {
     const text = req.payload.toString('utf8');
+    const known = this.validPayloads.get(text);
+    if (known !== undefined) return known;
     if (text.includes('\uFFFD')) throw new RegistrationRejection('4.00', 'registration payload is not valid UTF-8');
-    return { text, parsed: parseRegistrationLinks(text) };
+    parseRegistrationLinks(text);
+    const interned = this.intern(text);
+    if (this.validPayloads.size >= 1024) this.validPayloads.clear();
+    this.validPayloads.set(interned, interned);
+    return interned;
   }
 
   private async register(req: IncomingRequest): Promise<OutgoingResponse> {
     const params = parseRegisterQuery(req.query);
     this.checkFormat(req);
-    const { text } = this.decodeLinks(req);
+    const links = this.decodeLinks(req);
     const now = this.clock.now();
     const rec: RegistrationRecord = {
-      registrationId: this.newId(),
+      registrationId: this.newId(now),
       endpoint: params.endpoint,
       address: this.intern(req.peer.address),
       port: req.peer.port,
@@ -187,30 +199,23 @@ export class RegistrationService {
       lwm2mVersion: params.lwm2mVersion,
       binding: this.intern(params.binding),
       queueMode: params.queueMode,
-      ...(params.smsNumber === undefined ? {} : { smsNumber: params.smsNumber }),
-      links: this.intern(text),
+      links,
       registeredAt: now,
       lastSeen: now,
     };
+    if (params.smsNumber !== undefined) (rec as { smsNumber?: string }).smsNumber = params.smsNumber;
     const replaced = this.byEndpoint.get(rec.endpoint);
+    const data: Record<string, unknown> = {
+      registrationId: rec.registrationId,
+      address: rec.address,
+      port: rec.port,
+      lifetime: rec.lifetime,
+      lwm2mVersion: rec.lwm2mVersion,
+      binding: rec.binding,
+    };
+    if (replaced) data.replaced = replaced.registrationId;
     // Register and its event go out in the same tick: the store commits them together.
-    await Promise.all([
-      this.store.put(rec),
-      this.events.publish({
-        type: 'registered',
-        endpoint: rec.endpoint,
-        time: now,
-        data: {
-          registrationId: rec.registrationId,
-          address: rec.address,
-          port: rec.port,
-          lifetime: rec.lifetime,
-          lwm2mVersion: rec.lwm2mVersion,
-          binding: rec.binding,
-          ...(replaced ? { replaced: replaced.registrationId } : {}),
-        },
-      }),
-    ]);
+    await Promise.all([this.store.put(rec), this.events.publish({ type: 'registered', endpoint: rec.endpoint, time: now, data })]);
     const current = this.byEndpoint.get(rec.endpoint);
     if (current) this.byId.delete(current.registrationId);
     this.index(rec);
@@ -225,7 +230,7 @@ export class RegistrationService {
     let links = previous.links;
     if (req.payload.length > 0) {
       this.checkFormat(req);
-      links = this.intern(this.decodeLinks(req).text);
+      links = this.decodeLinks(req);
     }
     const now = this.clock.now();
     const rec: RegistrationRecord = {
@@ -274,10 +279,9 @@ export class RegistrationService {
     try {
       const now = this.clock.now();
       const due: RegistrationRecord[] = [];
-      while (this.heap.length > 0 && this.heap[0]!.at <= now) {
-        const e = this.popHeap();
-        const rec = this.byEndpoint.get(e.endpoint);
-        if (!rec || rec.registrationId !== e.registrationId || this.expiresAt(rec) !== e.at) continue;
+      while (this.heap.length > 0 && this.expiresAt(this.heap[0]!) <= now) {
+        const rec = this.popHeap();
+        if (this.byEndpoint.get(rec.endpoint) !== rec) continue;
         this.unindex(rec);
         due.push(rec);
       }
@@ -304,7 +308,7 @@ export class RegistrationService {
     if (old && old.registrationId !== rec.registrationId) this.byId.delete(old.registrationId);
     this.byEndpoint.set(rec.endpoint, rec);
     this.byId.set(rec.registrationId, rec);
-    this.pushHeap({ at: this.expiresAt(rec), endpoint: rec.endpoint, registrationId: rec.registrationId });
+    this.pushHeap(rec);
   }
 
   private unindex(rec: RegistrationRecord): void {
@@ -337,62 +341,65 @@ export class RegistrationService {
    * (measured: the random-key index insert was the costliest part of a registration).
    * Short, because constrained devices keep the Location-Path for their updates.
    */
-  private newId(): string {
+  private newId(now: number): string {
+    const chars = this.idChars;
     for (;;) {
       // 48 bits: milliseconds × 64, bumped by one when several ids fall in one millisecond.
-      this.idSeq = Math.max(this.clock.now() * 64, this.idSeq + 1);
+      this.idSeq = Math.max(now * 64, this.idSeq + 1);
       let v = this.idSeq;
-      let id = '';
-      for (let i = 0; i < 8; i++) {
-        id = SORTABLE_ALPHABET[v % 64]! + id;
+      for (let i = 7; i >= 0; i--) {
+        chars[i] = ALPHABET_CODES[v % 64]!;
         v = Math.floor(v / 64);
       }
       if (this.idPoolOffset + 3 > this.idPool.length) {
         this.idPool = randomBytes(3 * 1024);
         this.idPoolOffset = 0;
       }
-      const r = this.idPool.readUIntBE(this.idPoolOffset, 3);
-      this.idPoolOffset += 3;
-      for (let i = 0; i < 4; i++) id += SORTABLE_ALPHABET[(r >> (6 * i)) & 63]!;
+      const pool = this.idPool;
+      const o = this.idPoolOffset;
+      const r = (pool[o]! << 16) | (pool[o + 1]! << 8) | pool[o + 2]!;
+      this.idPoolOffset = o + 3;
+      for (let i = 0; i < 4; i++) chars[8 + i] = ALPHABET_CODES[(r >> (6 * i)) & 63]!;
+      const id = chars.toString('latin1', 0, 12);
       if (!this.byId.has(id)) return id;
     }
   }
 
-  private pushHeap(e: ExpiryEntry): void {
-    // Updates leave stale entries behind; rebuild once they outnumber the live ones.
-    if (this.heap.length > 2 * this.byEndpoint.size + 1024) this.rebuildHeap();
+  private pushHeap(rec: RegistrationRecord): void {
+    // Updates leave stale records behind; rebuild once they are half as many as the live ones.
+    if (this.heap.length > 1.5 * this.byEndpoint.size + 1024) this.rebuildHeap();
     const h = this.heap;
-    h.push(e);
+    const at = this.expiresAt(rec);
+    h.push(rec);
     let i = h.length - 1;
     while (i > 0) {
       const p = (i - 1) >> 1;
-      if (h[p]!.at <= e.at) break;
+      if (this.expiresAt(h[p]!) <= at) break;
       h[i] = h[p]!;
       i = p;
     }
-    h[i] = e;
+    h[i] = rec;
   }
 
   private rebuildHeap(): void {
     this.heap.length = 0;
-    for (const rec of this.byEndpoint.values()) {
-      this.heap.push({ at: this.expiresAt(rec), endpoint: rec.endpoint, registrationId: rec.registrationId });
-    }
-    this.heap.sort((a, b) => a.at - b.at); // a sorted array is a valid min-heap
+    for (const rec of this.byEndpoint.values()) this.heap.push(rec);
+    this.heap.sort((a, b) => this.expiresAt(a) - this.expiresAt(b)); // a sorted array is a valid min-heap
   }
 
-  private popHeap(): ExpiryEntry {
+  private popHeap(): RegistrationRecord {
     const h = this.heap;
     const top = h[0]!;
     const last = h.pop()!;
     if (h.length > 0) {
+      const lastAt = this.expiresAt(last);
       let i = 0;
       for (;;) {
         const l = 2 * i + 1;
         if (l >= h.length) break;
         const r = l + 1;
-        const c = r < h.length && h[r]!.at < h[l]!.at ? r : l;
-        if (h[c]!.at >= last.at) break;
+        const c = r < h.length && this.expiresAt(h[r]!) < this.expiresAt(h[l]!) ? r : l;
+        if (this.expiresAt(h[c]!) >= lastAt) break;
         h[i] = h[c]!;
         i = c;
       }
