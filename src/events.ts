@@ -13,16 +13,17 @@ export class EventBus {
   constructor(private readonly log: EventLog) {}
 
   /** Appends and, once committed, notifies subscribers. Resolves with the stored event. */
-  async publish(event: NewEvent): Promise<StoredEvent> {
-    const stored = await this.log.append(event);
-    for (const l of this.listeners) {
-      try {
-        l(stored);
-      } catch {
-        // A subscriber's failure is its own; it must not stop the others or the publisher.
+  publish(event: NewEvent): Promise<StoredEvent> {
+    return this.log.append(event).then((stored) => {
+      for (const l of this.listeners) {
+        try {
+          l(stored);
+        } catch {
+          // A subscriber's failure is its own; it must not stop the others or the publisher.
+        }
       }
-    }
-    return stored;
+      return stored;
+    });
   }
 
   /** Live events from now on; returns the unsubscribe function. */

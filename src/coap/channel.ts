@@ -19,7 +19,15 @@ export interface UdpChannelOptions {
   readonly host?: string;
   /** Default 5683; 0 = any free port. */
   readonly port?: number;
+  /**
+   * Socket receive buffer to ask for (SO_RCVBUF), default 4 MiB. A fleet registering at
+   * once sends bursts that the kernel's default (~208 KiB, about 270 small datagrams) would
+   * drop while the event loop is busy; the kernel caps the value at net.core.rmem_max.
+   */
+  readonly receiveBufferBytes?: number;
 }
+
+const DEFAULT_RECEIVE_BUFFER = 4 * 1024 * 1024;
 
 const V4_MAPPED = '::ffff:';
 const DOTTED_QUAD = /^\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}$/;
@@ -78,6 +86,11 @@ export class UdpChannel implements DatagramChannel {
       socket.once('error', onError);
       socket.bind({ port, address: host, exclusive: true }, () => {
         socket.removeListener('error', onError);
+        try {
+          socket.setRecvBufferSize(options.receiveBufferBytes ?? DEFAULT_RECEIVE_BUFFER);
+        } catch {
+          // best effort: the kernel's default still works, it only drops bursts sooner
+        }
         resolve();
       });
     });

@@ -12,9 +12,13 @@
  * another tick's writes down with it.
  *
  * Durability (synchronous = FULL): the connection runs with synchronous = NORMAL (COMMIT
- * writes the WAL without fsync) and the writer fsyncs the WAL itself, asynchronously, up to
- * two at a time: a batch is answered only after an fsync that started after its commit
- * finished (group fsync). SQLite's own FULL mode would stop the writer for every fsync.
+ * writes the WAL without fsync) and the writer flushes the WAL itself (fdatasync, on the
+ * thread pool), answering a batch only once a flush that started after its commit finished.
+ * While a flush runs, new batches wait and then commit together (group commit): one
+ * transaction and one flush per disk round trip, however many batches came meanwhile. That
+ * keeps the WAL writes and flushes per registration low at fleet rates (measured: a
+ * transaction per event-loop turn rewrote the same index pages thousands of times).
+ * SQLite's own FULL mode would stop the writer for every flush.
  */
 import { Worker } from 'node:worker_threads';
 
@@ -57,11 +61,8 @@ type FromWriter =
   | { readonly type: 'fatal'; readonly message: string }
   | { readonly type: 'closed' };
 
-/**
- * WAL fsyncs allowed at once on the thread pool. A commit waits for an fsync that started
- * after it; with two in flight it rarely waits for one that is already half done.
- */
-const FSYNCS_IN_FLIGHT = 2;
+/** WAL flushes at once on the thread pool; batches arriving meanwhile wait and commit together. */
+const FSYNCS_IN_FLIGHT = 1;
 
 /**
  * The main thread's handle on the writer. The thread starts with the first batch, so a
@@ -287,10 +288,9 @@ function writerThread(): void {
     }
   };
 
-  // Group fsync of the WAL (see the file header).
+  // Group commit and flush of the WAL (see the file header).
   let walFd: number | undefined;
   let fsyncRunning = 0;
-  let fsyncWaiting: Batch[] = [];
   let afterIdle: (() => void) | undefined;
 
   const reply = (batches: Batch[], error: { message: string; code: string | null } | null): void => {
@@ -304,13 +304,7 @@ function writerThread(): void {
       reply(batches, error);
       return;
     }
-    for (const b of batches) fsyncWaiting.push(b);
-    if (fsyncRunning < data.fsyncsInFlight) startFsync();
-  };
-
-  const startFsync = (): void => {
-    const batches = fsyncWaiting;
-    fsyncWaiting = [];
+    // fdatasync: the WAL's data and its size, which is all a reader after a crash needs.
     fsyncRunning++;
     try {
       walFd ??= fs.openSync(data.file + '-wal', 'r');
@@ -318,19 +312,27 @@ function writerThread(): void {
       fsyncDone(batches, err);
       return;
     }
-    fs.fsync(walFd, (err) => fsyncDone(batches, err));
+    fs.fdatasync(walFd, (err) => fsyncDone(batches, err));
   };
 
   const fsyncDone = (batches: Batch[], err: unknown): void => {
     fsyncRunning--;
     // The data is committed but its durability is unknown: say so to every waiter.
     reply(batches, err ? { message: `flushing the write-ahead log failed: ${(err as Error).message}`, code: codeOf(err) } : null);
-    if (fsyncWaiting.length > 0) startFsync();
+    if (queue.length > 0) schedule();
     else if (fsyncRunning === 0) afterIdle?.();
+  };
+
+  const schedule = (): void => {
+    if (scheduled) return;
+    scheduled = true;
+    setImmediate(flush);
   };
 
   const flush = (): void => {
     scheduled = false;
+    // A flush is running: what came meanwhile commits together once it is done.
+    if (durable && fsyncRunning >= data.fsyncsInFlight) return;
     const batches = queue;
     queue = [];
     if (batches.length > 0) commitAll(batches);
@@ -338,7 +340,7 @@ function writerThread(): void {
   };
 
   const finish = (): void => {
-    if (fsyncRunning > 0 || fsyncWaiting.length > 0) {
+    if (fsyncRunning > 0 || queue.length > 0) {
       afterIdle = finish;
       return;
     }
@@ -363,9 +365,6 @@ function writerThread(): void {
       closing = true;
     }
     // Batches that arrive together share one transaction: wait for the end of this turn.
-    if (!scheduled) {
-      scheduled = true;
-      setImmediate(flush);
-    }
+    schedule();
   });
 }

@@ -73,7 +73,7 @@ export function parseQuery(query: readonly string[]): Map<string, string | true>
   return out;
 }
 
-function stringParam(q: Map<string, string | true>, key: string): string | undefined {
+function stringParam(q: QueryParams, key: string): string | undefined {
   const v = q.get(key);
   if (v === undefined) return undefined;
   if (v === true) throw new RegistrationRejection('4.00', `query parameter "${key}" needs a value`);
@@ -106,7 +106,45 @@ function parseBinding(b: string, version: Lwm2mVersion): { binding: string; queu
 
 /** Validates the query of `POST /rd` (Register). */
 export function parseRegisterQuery(query: readonly string[]): RegisterParams {
-  const q = parseQuery(query);
+  return registerParams(query.length <= 8 ? smallQuery(query) : parseQuery(query));
+}
+
+/**
+ * parseQuery for the few parameters a registration carries: the same rules, with the
+ * repeated-name check as a scan over the names already seen instead of a hash lookup.
+ */
+function smallQuery(query: readonly string[]): SmallQuery {
+  const out = new SmallQuery();
+  for (let i = 0; i < query.length; i++) {
+    const q = query[i]!;
+    const eq = q.indexOf('=');
+    const key = eq < 0 ? q : q.slice(0, eq);
+    if (key.length === 0) throw new RegistrationRejection('4.00', `empty query parameter name in "${q}"`);
+    if (out.has(key)) throw new RegistrationRejection('4.00', `query parameter "${key}" given twice`);
+    out.keys.push(key);
+    out.values.push(eq < 0 ? true : q.slice(eq + 1));
+  }
+  return out;
+}
+
+/** Query parameters by name: a Map, or a SmallQuery. */
+type QueryParams = Pick<ReadonlyMap<string, string | true>, 'get' | 'has'>;
+
+class SmallQuery implements QueryParams {
+  readonly keys: string[] = [];
+  readonly values: (string | true)[] = [];
+
+  get(key: string): string | true | undefined {
+    const i = this.keys.indexOf(key);
+    return i < 0 ? undefined : this.values[i];
+  }
+
+  has(key: string): boolean {
+    return this.keys.includes(key);
+  }
+}
+
+function registerParams(q: QueryParams): RegisterParams {
   const endpoint = stringParam(q, 'ep');
   if (endpoint === undefined || endpoint.length === 0) throw new RegistrationRejection('4.00', 'endpoint client name "ep" is missing');
   if (endpoint.length > MAX_ENDPOINT_NAME_LENGTH) throw new RegistrationRejection('4.00', `endpoint client name "ep" is longer than ${MAX_ENDPOINT_NAME_LENGTH} characters`);

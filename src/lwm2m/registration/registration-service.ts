@@ -48,6 +48,13 @@ function reject(code: string, message: string): OutgoingResponse {
   return { code, payload: Buffer.from(message, 'utf8'), contentFormat: TEXT };
 }
 
+/** The 4.xx answer of a refused request; anything else is not a refusal and goes on up. */
+function refusal(err: unknown): OutgoingResponse {
+  if (err instanceof RegistrationRejection) return reject(err.coapCode, err.message);
+  if (isLwm2mFotaError(err, 'ERR_LWM2M_LINK_FORMAT')) return reject(ResponseCode.BadRequest, `malformed link format: ${err.message}`);
+  throw err;
+}
+
 /**
  * The LwM2M registration interface (`/rd`): Register, Update, De-register and lifetime
  * expiry, with every accepted change committed to the store — and its event to the event
@@ -102,7 +109,7 @@ export class RegistrationService {
 
   /** Serves `/rd` on the endpoint. */
   attach(endpoint: CoapEndpoint): void {
-    endpoint.route(['rd'], (req) => this.handle(req), { maxPayloadBytes: this.maxPayloadBytes });
+    endpoint.route(['rd'], (req) => this.serve(req), { maxPayloadBytes: this.maxPayloadBytes });
   }
 
   onChange(listener: RegistrationListener): () => void {
@@ -145,20 +152,27 @@ export class RegistrationService {
 
   /** The `/rd` route handler. Bad requests get 4.xx with a diagnostic and change nothing. */
   async handle(req: IncomingRequest): Promise<OutgoingResponse> {
+    return this.serve(req);
+  }
+
+  /**
+   * `handle` without a promise where none is needed: a refused request is answered at
+   * once, an accepted one when the store has committed it.
+   */
+  private serve(req: IncomingRequest): OutgoingResponse | Promise<OutgoingResponse> {
     try {
-      const [, id, ...rest] = req.path;
-      if (rest.length > 0) return reject(ResponseCode.NotFound, `no resource ${'/' + req.path.join('/')}`);
+      const path = req.path;
+      if (path.length > 2) return reject(ResponseCode.NotFound, `no resource ${'/' + path.join('/')}`);
+      const id = path[1];
       if (id === undefined) {
         if (req.method !== 'POST') return reject(ResponseCode.MethodNotAllowed, `${req.method} is not allowed on /rd`);
-        return await this.register(req);
+        return this.register(req);
       }
-      if (req.method === 'POST') return await this.update(id, req);
-      if (req.method === 'DELETE') return await this.deregister(id);
+      if (req.method === 'POST') return this.update(id, req).catch(refusal);
+      if (req.method === 'DELETE') return this.deregister(id);
       return reject(ResponseCode.MethodNotAllowed, `${req.method} is not allowed on /rd/${id}`);
     } catch (err) {
-      if (err instanceof RegistrationRejection) return reject(err.coapCode, err.message);
-      if (isLwm2mFotaError(err, 'ERR_LWM2M_LINK_FORMAT')) return reject(ResponseCode.BadRequest, `malformed link format: ${err.message}`);
-      throw err;
+      return refusal(err);
     }
   }
 
@@ -185,7 +199,8 @@ export class RegistrationService {
     return interned;
   }
 
-  private async register(req: IncomingRequest): Promise<OutgoingResponse> {
+  /** Validates at once (throwing a refusal); the promise settles once the store committed. */
+  private register(req: IncomingRequest): Promise<OutgoingResponse> {
     const params = parseRegisterQuery(req.query);
     this.checkFormat(req);
     const links = this.decodeLinks(req);
@@ -205,22 +220,24 @@ export class RegistrationService {
     };
     if (params.smsNumber !== undefined) (rec as { smsNumber?: string }).smsNumber = params.smsNumber;
     const replaced = this.byEndpoint.get(rec.endpoint);
-    const data: Record<string, unknown> = {
+    // One shape for every event of this type (`replaced` undefined is left out of the JSON).
+    const data = {
       registrationId: rec.registrationId,
       address: rec.address,
       port: rec.port,
       lifetime: rec.lifetime,
       lwm2mVersion: rec.lwm2mVersion,
       binding: rec.binding,
+      replaced: replaced?.registrationId,
     };
-    if (replaced) data.replaced = replaced.registrationId;
     // Register and its event go out in the same tick: the store commits them together.
-    await Promise.all([this.store.put(rec), this.events.publish({ type: 'registered', endpoint: rec.endpoint, time: now, data })]);
-    const current = this.byEndpoint.get(rec.endpoint);
-    if (current) this.byId.delete(current.registrationId);
-    this.index(rec);
-    this.emit(replaced ? { type: 'registered', registration: rec, replaced } : { type: 'registered', registration: rec });
-    return { code: ResponseCode.Created, locationPath: ['rd', rec.registrationId] };
+    return Promise.all([this.store.put(rec), this.events.publish({ type: 'registered', endpoint: rec.endpoint, time: now, data })]).then(() => {
+      const current = this.byEndpoint.get(rec.endpoint);
+      if (current) this.byId.delete(current.registrationId);
+      this.index(rec);
+      this.emit(replaced ? { type: 'registered', registration: rec, replaced } : { type: 'registered', registration: rec });
+      return { code: ResponseCode.Created, locationPath: ['rd', rec.registrationId] };
+    });
   }
 
   private async update(id: string, req: IncomingRequest): Promise<OutgoingResponse> {
@@ -346,10 +363,12 @@ export class RegistrationService {
     for (;;) {
       // 48 bits: milliseconds × 64, bumped by one when several ids fall in one millisecond.
       this.idSeq = Math.max(now * 64, this.idSeq + 1);
-      let v = this.idSeq;
-      for (let i = 7; i >= 0; i--) {
-        chars[i] = ALPHABET_CODES[v % 64]!;
-        v = Math.floor(v / 64);
+      // Two 24-bit halves, so that the digits come from integer operations.
+      const hi = Math.floor(this.idSeq / 0x1000000);
+      const lo = this.idSeq - hi * 0x1000000;
+      for (let i = 0; i < 4; i++) {
+        chars[3 - i] = ALPHABET_CODES[(hi >> (6 * i)) & 63]!;
+        chars[7 - i] = ALPHABET_CODES[(lo >> (6 * i)) & 63]!;
       }
       if (this.idPoolOffset + 3 > this.idPool.length) {
         this.idPool = randomBytes(3 * 1024);
