@@ -14,12 +14,16 @@
  * bounds the cached replies as well.
  */
 
-/** Marks an exchange whose handler is still running. */
-export const IN_PROGRESS: unique symbol = Symbol('in-progress');
-/** Marks an exchange that switched to a separate response: retransmissions get an empty ACK. */
-export const SEPARATE: unique symbol = Symbol('separate');
+/**
+ * An exchange whose handler is still running. A retransmission that finds it switches the
+ * exchange to a separate response (`separate`): it gets an empty ACK now, the answer later.
+ */
+export interface PendingExchange {
+  separate: boolean;
+}
 
-export type DedupEntry = Buffer | typeof IN_PROGRESS | typeof SEPARATE;
+/** The reply datagram that went back, or the exchange still being handled. */
+export type DedupEntry = Buffer | PendingExchange;
 
 export class DedupCache {
   private young = new Map<string, DedupEntry>();
@@ -52,7 +56,7 @@ export class DedupCache {
   set(key: string, value: DedupEntry): void {
     if ((this.young.size >= this.half || this.youngBytes >= this.halfBytes) && !this.young.has(key)) this.rotateNow();
     this.young.set(key, value);
-    if (typeof value !== 'symbol') this.youngBytes += value.length;
+    if (Buffer.isBuffer(value)) this.youngBytes += value.length;
   }
 
   get size(): number {

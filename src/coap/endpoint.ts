@@ -22,7 +22,7 @@ import { Lwm2mFotaError } from '../errors';
 import { Block1Receiver } from './block1-receiver';
 import { UdpChannel } from './channel';
 import { Client, randomToken, toIncomingResponse } from './client';
-import { DedupCache, IN_PROGRESS, SEPARATE } from './dedup';
+import { DedupCache, type PendingExchange } from './dedup';
 import {
   MessageFormatError,
   MessageType,
@@ -98,7 +98,7 @@ interface Route {
 }
 
 /** What a response needs to know about the request it answers. */
-interface Reply {
+interface Reply extends PendingExchange {
   readonly peer: Peer;
   readonly confirmable: boolean;
   readonly messageId: number;
@@ -109,6 +109,8 @@ interface Reply {
   readonly block1Echo: Buffer | undefined;
   /** The handler returned a Promise: a retransmission may have switched the exchange to a separate response. */
   async: boolean;
+  /** A retransmission arrived while the handler ran: the answer goes as a separate CON. */
+  separate: boolean;
   /**
    * A Block2 GET without Observe: idempotent, and its answer is a slice of the handler's
    * shared representation, so a duplicate is answered again instead of from a stored copy.
@@ -473,12 +475,12 @@ class Endpoint implements CoapEndpoint {
     if (seen !== undefined) {
       // RFC 7252 §4.5: a duplicate is never processed again. NON duplicates are ignored.
       if (!con) return;
-      if (seen === IN_PROGRESS || seen === SEPARATE) {
+      if (Buffer.isBuffer(seen)) {
+        this.channel.send(seen, peer);
+      } else {
         // The handler outlasted the peer's ACK timeout: acknowledge now, answer separately.
         this.channel.send(encodeEmpty(MessageType.ACK, msg.messageId), peer);
-        this.dedup.set(key, SEPARATE);
-      } else {
-        this.channel.send(seen, peer);
+        seen.separate = true;
       }
       return;
     }
@@ -550,6 +552,7 @@ class Endpoint implements CoapEndpoint {
       size2Requested,
       block1Echo: undefined,
       async: false,
+      separate: false,
       replayable: false,
     };
     const method = code <= 7 ? (MethodName[code] as CoapMethod) : undefined;
@@ -622,6 +625,7 @@ class Endpoint implements CoapEndpoint {
             size2Requested,
             block1Echo,
             async: false,
+            separate: false,
             replayable: block2 !== undefined && code === 1 /* GET */ && observe === undefined,
           };
 
@@ -633,7 +637,7 @@ class Endpoint implements CoapEndpoint {
       return;
     }
     if (result !== null && typeof result === 'object' && typeof (result as Promise<OutgoingResponse>).then === 'function') {
-      this.dedup.set(key, IN_PROGRESS);
+      this.dedup.set(key, ctx);
       ctx.async = true;
       (result as Promise<OutgoingResponse>).then(
         (res) => this.respond(ctx, res),
@@ -667,7 +671,7 @@ class Endpoint implements CoapEndpoint {
     let type: MessageType;
     let mid: number;
     // Only an asynchronous handler can have been overtaken by a retransmission.
-    const separate = ctx.async && ctx.confirmable && this.dedup.get(ctx.key) === SEPARATE;
+    const separate = ctx.async && ctx.confirmable && ctx.separate;
     if (!ctx.confirmable) {
       type = MessageType.NON;
       mid = this.nextMessageId();
@@ -709,7 +713,7 @@ class Endpoint implements CoapEndpoint {
 
   /** A response the endpoint makes itself (errors, 2.31). */
   private replyCode(ctx: Reply, code: number, options: CoapOption[], payload: Buffer | undefined): void {
-    const separate = ctx.async && ctx.confirmable && this.dedup.get(ctx.key) === SEPARATE;
+    const separate = ctx.async && ctx.confirmable && ctx.separate;
     const type = !ctx.confirmable ? MessageType.NON : separate ? MessageType.CON : MessageType.ACK;
     const mid = type === MessageType.ACK ? ctx.messageId : this.nextMessageId();
     const datagram = encode(type, code, mid, ctx.token, options, payload);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { Block1Receiver } from '../../src/coap/block1-receiver';
-import { DedupCache, IN_PROGRESS } from '../../src/coap/dedup';
+import { DedupCache, type PendingExchange } from '../../src/coap/dedup';
 import {
   MessageFormatError,
   MessageType,
@@ -66,13 +66,14 @@ describe('message codec', () => {
 describe('deduplication memory', () => {
   test('remembers entries for at least the exchange lifetime and forgets them within two', () => {
     const d = new DedupCache(1000, 100, 0);
-    d.set('a', IN_PROGRESS);
+    const pending: PendingExchange = { separate: false };
+    d.set('a', pending);
     d.sweep(50);
-    expect(d.get('a')).toBe(IN_PROGRESS);
+    expect(d.get('a')).toBe(pending);
     d.sweep(100); // rotation: 'a' is old now but remembered
-    expect(d.get('a')).toBe(IN_PROGRESS);
+    expect(d.get('a')).toBe(pending);
     d.sweep(199);
-    expect(d.get('a')).toBe(IN_PROGRESS);
+    expect(d.get('a')).toBe(pending);
     d.sweep(200);
     expect(d.get('a')).toBeUndefined();
   });

@@ -106,6 +106,8 @@ interface PullProgress {
 
 const FEED_INTERVAL_MS = 200;
 const VERSION_READS_IN_FLIGHT = 16;
+/** Version reads queued without a waiter (see #readVersionLater). */
+const VERSION_QUEUE_LIMIT = 10_000;
 const VERSION_PATH = parsePath(PATHS.firmwareVersion);
 
 function mergeConfig(o: UpdateConfigOverrides | undefined): UpdateConfig {
@@ -671,8 +673,13 @@ export class UpdateService {
     });
   }
 
-  /** Queues a version read nobody waits for. */
+  /**
+   * Queues a version read nobody waits for. The queue is bounded: a device that finds it
+   * full is read at its next registration update instead (an unknown version is asked for
+   * then), so a registration storm costs no memory per device here.
+   */
   #readVersionLater(endpoint: string): void {
+    if (this.#versionPending.size >= VERSION_QUEUE_LIMIT) return;
     this.#versionPending.add(endpoint);
     this.#pumpVersionReads();
   }

@@ -97,7 +97,10 @@ export class RegistrationService {
   /** Loads every stored registration; those whose lifetime ran out while the server was down expire now. */
   static async start(options: RegistrationServiceOptions): Promise<RegistrationService> {
     const service = new RegistrationService(options);
-    for (const rec of await options.store.list()) service.index(rec);
+    for (const rec of await options.store.list()) {
+      service.seedId(rec.registrationId);
+      service.index(rec);
+    }
     await service.sweep();
     const interval = options.sweepIntervalMs ?? 1000;
     if (interval > 0) {
@@ -232,9 +235,7 @@ export class RegistrationService {
     };
     // Register and its event go out in the same tick: the store commits them together.
     return Promise.all([this.store.put(rec), this.events.publish({ type: 'registered', endpoint: rec.endpoint, time: now, data })]).then(() => {
-      const current = this.byEndpoint.get(rec.endpoint);
-      if (current) this.byId.delete(current.registrationId);
-      this.index(rec);
+      this.index(rec, this.byEndpoint.get(rec.endpoint));
       this.emit(replaced ? { type: 'registered', registration: rec, replaced } : { type: 'registered', registration: rec });
       return { code: ResponseCode.Created, locationPath: ['rd', rec.registrationId] };
     });
@@ -320,8 +321,8 @@ export class RegistrationService {
     }
   }
 
-  private index(rec: RegistrationRecord): void {
-    const old = this.byEndpoint.get(rec.endpoint);
+  /** Makes `rec` the endpoint's registration, in place of `old` (looked up when not given). */
+  private index(rec: RegistrationRecord, old = this.byEndpoint.get(rec.endpoint)): void {
     if (old && old.registrationId !== rec.registrationId) this.byId.delete(old.registrationId);
     this.byEndpoint.set(rec.endpoint, rec);
     this.byId.set(rec.registrationId, rec);
@@ -360,28 +361,38 @@ export class RegistrationService {
    */
   private newId(now: number): string {
     const chars = this.idChars;
-    for (;;) {
-      // 48 bits: milliseconds × 64, bumped by one when several ids fall in one millisecond.
-      this.idSeq = Math.max(now * 64, this.idSeq + 1);
-      // Two 24-bit halves, so that the digits come from integer operations.
-      const hi = Math.floor(this.idSeq / 0x1000000);
-      const lo = this.idSeq - hi * 0x1000000;
-      for (let i = 0; i < 4; i++) {
-        chars[3 - i] = ALPHABET_CODES[(hi >> (6 * i)) & 63]!;
-        chars[7 - i] = ALPHABET_CODES[(lo >> (6 * i)) & 63]!;
-      }
-      if (this.idPoolOffset + 3 > this.idPool.length) {
-        this.idPool = randomBytes(3 * 1024);
-        this.idPoolOffset = 0;
-      }
-      const pool = this.idPool;
-      const o = this.idPoolOffset;
-      const r = (pool[o]! << 16) | (pool[o + 1]! << 8) | pool[o + 2]!;
-      this.idPoolOffset = o + 3;
-      for (let i = 0; i < 4; i++) chars[8 + i] = ALPHABET_CODES[(r >> (6 * i)) & 63]!;
-      const id = chars.toString('latin1', 0, 12);
-      if (!this.byId.has(id)) return id;
+    // 48 bits: milliseconds × 64, bumped by one when several ids fall in one millisecond.
+    this.idSeq = Math.max(now * 64, this.idSeq + 1);
+    // Two 24-bit halves, so that the digits come from integer operations.
+    const hi = Math.floor(this.idSeq / 0x1000000);
+    const lo = this.idSeq - hi * 0x1000000;
+    for (let i = 0; i < 4; i++) {
+      chars[3 - i] = ALPHABET_CODES[(hi >> (6 * i)) & 63]!;
+      chars[7 - i] = ALPHABET_CODES[(lo >> (6 * i)) & 63]!;
     }
+    if (this.idPoolOffset + 3 > this.idPool.length) {
+      this.idPool = randomBytes(3 * 1024);
+      this.idPoolOffset = 0;
+    }
+    const pool = this.idPool;
+    const o = this.idPoolOffset;
+    const r = (pool[o]! << 16) | (pool[o + 1]! << 8) | pool[o + 2]!;
+    this.idPoolOffset = o + 3;
+    for (let i = 0; i < 4; i++) chars[8 + i] = ALPHABET_CODES[(r >> (6 * i)) & 63]!;
+    // Unique without a lookup: the counter only grows, and starts above every stored id (seedId).
+    return chars.toString('latin1', 0, 12);
+  }
+
+  /** Moves the id counter past a stored id of ours, so that no new id can repeat it. */
+  private seedId(id: string): void {
+    if (id.length !== 12) return;
+    let v = 0;
+    for (let i = 0; i < 8; i++) {
+      const digit = SORTABLE_ALPHABET.indexOf(id[i]!);
+      if (digit < 0) return;
+      v = v * 64 + digit;
+    }
+    this.idSeq = Math.max(this.idSeq, v);
   }
 
   private pushHeap(rec: RegistrationRecord): void {
