@@ -292,6 +292,7 @@ export class SqliteStore implements Store {
     this.observations = tables.observations;
     this.requests = tables.requests;
     this.firmware = createFirmwareTable(db, group, (fn) => this.#read(fn));
+    writer.start();
   }
 
   /**

@@ -91,6 +91,25 @@ describe('deduplication memory', () => {
     expect(d.size).toBeLessThanOrEqual(66);
     expect(d.get('999')).toBeDefined();
   });
+
+  test('gives every remembered reply back byte for byte, across arena chunks and a rotation', () => {
+    const d = new DedupCache(10_000, 100, 0);
+    const replies = new Map<string, Buffer>();
+    // Sizes from 2 to 1,201 bytes: about 1.8 MB, so the young arena spans many 64 KiB chunks.
+    for (let i = 0; i < 3000; i++) {
+      const reply = Buffer.alloc(2 + ((i * 397) % 1200), i % 251);
+      reply.writeUInt16BE(i, 0);
+      replies.set(`k${i}`, reply);
+      d.set(`k${i}`, reply);
+    }
+    d.sweep(100); // everything moves to the old generation
+    d.set('new', Buffer.from([1, 2, 3]));
+    for (const [key, reply] of replies) expect(d.get(key)).toEqual(reply);
+    expect(d.get('new')).toEqual(Buffer.from([1, 2, 3]));
+    const pending: PendingExchange = { separate: false };
+    d.set('k5', pending); // an exchange handled again replaces the stored reply
+    expect(d.get('k5')).toBe(pending);
+  });
 });
 
 describe('Block1 receiver limits', () => {

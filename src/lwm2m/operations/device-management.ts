@@ -234,6 +234,10 @@ export class DeviceManagement {
   /** A device-initiated message: it is awake; deliver what waits for it. */
   private contacted(endpoint: string): void {
     this.touchAwake(endpoint);
+    this.deliverQueued(endpoint);
+  }
+
+  private deliverQueued(endpoint: string): void {
     if (this.queue.hasPending(endpoint) && !this.queue.isFlushing(endpoint)) void this.queue.flush(endpoint);
   }
 
@@ -244,10 +248,11 @@ export class DeviceManagement {
         if (c.replaced !== undefined) this.peers.delete(peerKey(c.replaced));
         this.peers.set(peerKey(r), r.endpoint);
         this.client.forget(r.endpoint);
-        this.touchAwake(r.endpoint, r.lastSeen);
+        // The registration at hand says whether the device sleeps (no lookup by name).
+        if (r.queueMode) this.awake.touch(r.endpoint, r.lastSeen);
         // Most registrations have nothing to drop: no promise chain for them.
         if (this.observations.has(r.endpoint)) void this.observations.drop(r.endpoint, 'reregistered', r.registrationId).finally(() => this.contacted(r.endpoint));
-        else this.contacted(r.endpoint);
+        else this.deliverQueued(r.endpoint);
         return;
       case 'updated':
         this.peers.delete(peerKey(c.previous));
