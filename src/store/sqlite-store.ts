@@ -22,7 +22,7 @@ import { Lwm2mFotaError } from '../errors';
 import { applyMigrations, checkSchema } from './migrations';
 import { createDeviceTables } from './sqlite-device-tables';
 import { createFirmwareTable } from './sqlite-firmware-table';
-import { ALONE, type AloneFailure, MUST_CHANGE, RESULT_CHANGED, RESULT_CHANGES, RESULT_NONE, RESULT_ROWID, SqliteWriter, type WriterReply } from './sqlite-writer';
+import { ALONE, type AloneFailure, COALESCE, MUST_CHANGE, RESULT_CHANGED, RESULT_CHANGES, RESULT_NONE, RESULT_ROWID, SqliteWriter, type WriterReply } from './sqlite-writer';
 import type {
   DeviceRequestStore,
   EventLog,
@@ -229,16 +229,18 @@ export class SqliteStore implements Store {
     this.#db = db;
 
     const writer = (this.#writer = new SqliteWriter(this.file, synchronous));
-    this.#putStmt = writer.statement(
-      `INSERT INTO registrations (${REGISTRATION_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (endpoint) DO UPDATE SET
+    // Registrations and events may go as multi-row INSERTs (COALESCE in sqlite-writer.ts).
+    this.#putStmt = writer.statement({
+      head: `INSERT INTO registrations (${REGISTRATION_COLUMNS}) VALUES `,
+      row: '(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      tail: ` ON CONFLICT (endpoint) DO UPDATE SET
          registration_id = excluded.registration_id, address = excluded.address, port = excluded.port,
          lifetime = excluded.lifetime, lwm2m_version = excluded.lwm2m_version, binding = excluded.binding,
          queue_mode = excluded.queue_mode, sms_number = excluded.sms_number, links = excluded.links,
          registered_at = excluded.registered_at, last_seen = excluded.last_seen`,
-    );
+    });
     this.#deleteStmt = writer.statement('DELETE FROM registrations WHERE endpoint = ?');
-    this.#appendStmt = writer.statement('INSERT INTO events (time, type, endpoint, data) VALUES (?, ?, ?, ?)');
+    this.#appendStmt = writer.statement({ head: 'INSERT INTO events (time, type, endpoint, data) VALUES ', row: '(?, ?, ?, ?)', tail: '' });
     this.#getStmt = db.prepare(`SELECT ${REGISTRATION_COLUMNS} FROM registrations WHERE endpoint = ?`);
     this.#getByIdStmt = db.prepare(`SELECT ${REGISTRATION_COLUMNS} FROM registrations WHERE registration_id = ?`);
     this.#listStmt = db.prepare(`SELECT ${REGISTRATION_COLUMNS} FROM registrations ORDER BY endpoint`);
@@ -338,7 +340,7 @@ export class SqliteStore implements Store {
     // Copied into the batch now: later changes to the record do not leak in.
     b.ops.push(
       this.#putStmt,
-      RESULT_NONE,
+      RESULT_NONE | COALESCE,
       12,
       r.endpoint,
       r.registrationId,
@@ -394,7 +396,7 @@ export class SqliteStore implements Store {
     const b = this.#pending();
     const stored: StoredEvent = { id: 0, type: event.type, endpoint: event.endpoint, data: event.data ?? {}, time: event.time ?? Date.now() };
     return new Promise<StoredEvent>((res, rej) => {
-      b.ops.push(this.#appendStmt, RESULT_ROWID, 4, stored.time, stored.type, stored.endpoint ?? null, json);
+      b.ops.push(this.#appendStmt, RESULT_ROWID | COALESCE, 4, stored.time, stored.type, stored.endpoint ?? null, json);
       b.kinds.push(APPEND);
       b.args.push(stored);
       b.resolves.push(res as Resolve);

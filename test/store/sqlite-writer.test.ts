@@ -4,7 +4,7 @@ import { join } from 'node:path';
 
 import Database from 'better-sqlite3';
 
-import { ALONE, MUST_CHANGE, RESULT_CHANGED, RESULT_NONE, RESULT_ROWID, SqliteWriter } from '../../src/store/sqlite-writer';
+import { ALONE, COALESCE, MUST_CHANGE, RESULT_CHANGED, RESULT_NONE, RESULT_ROWID, SqliteWriter } from '../../src/store/sqlite-writer';
 
 /** The writer thread on its own: batches as flat arrays, answers as WriterReply. */
 describe('SqliteWriter', () => {
@@ -79,6 +79,38 @@ describe('SqliteWriter', () => {
       [2, 'unchanged', expect.any(String), null],
     ]);
     expect(rows()).toEqual([{ k: 'x', v: 1 }, { k: 'y', v: 3 }]);
+  });
+
+  it('runs COALESCE writes as multi-row INSERTs: same rows, same order, consecutive rowids', async () => {
+    const w = new SqliteWriter(file, 'FULL');
+    writers.push(w);
+    const upsert = w.statement({ head: 'INSERT INTO t (k, v) VALUES ', row: '(?, ?)', tail: ' ON CONFLICT (k) DO UPDATE SET v = excluded.v' });
+    const log = w.statement({ head: 'INSERT INTO log (what) VALUES ', row: '(?)', tail: '' });
+    const del = w.statement('DELETE FROM t WHERE k = ?');
+    w.start();
+    // 90 registration-like pairs (chunks of 64, 16, 4, 4, 1, 1 …), a key written twice in
+    // one run (the later row wins), and a delete that ends the run.
+    const ops: unknown[] = [];
+    for (let i = 0; i < 90; i++) ops.push(upsert, RESULT_NONE | COALESCE, 2, `k${String(i).padStart(2, '0')}`, i, log, RESULT_ROWID | COALESCE, 1, `e${i}`);
+    ops.push(upsert, RESULT_NONE | COALESCE, 2, 'k00', 1000);
+    ops.push(del, RESULT_CHANGED, 1, 'k01');
+    ops.push(upsert, RESULT_NONE | COALESCE, 2, 'k01', 2000, log, RESULT_ROWID | COALESCE, 1, 'last');
+    const reply = await w.submit(ops);
+    expect(reply.error).toBeNull();
+    const rowids = reply.results.filter((_, i) => i < 180 && i % 2 === 1);
+    expect(rowids).toEqual(Array.from({ length: 90 }, (_, i) => i + 1));
+    expect(reply.results.slice(180)).toEqual([null, true, null, 91]);
+    const db = new Database(file, { readonly: true });
+    try {
+      expect(db.prepare('SELECT what FROM log ORDER BY id').pluck().all()).toEqual([...Array.from({ length: 90 }, (_, i) => `e${i}`), 'last']);
+    } finally {
+      db.close();
+    }
+    const t = rows();
+    expect(t).toHaveLength(90);
+    expect(t.find((r) => r.k === 'k00')?.v).toBe(1000);
+    expect(t.find((r) => r.k === 'k01')?.v).toBe(2000);
+    expect(t.find((r) => r.k === 'k89')?.v).toBe(89);
   });
 
   it('answers every batch with an error, and never hangs, when it cannot open the database', async () => {
