@@ -34,6 +34,13 @@ export class MessageFormatError extends Error {
   }
 }
 
+/** An option delta or length from its nibble and the extension bytes at `pos`. */
+function extendedValue(nibble: number, buf: Buffer, pos: number): number {
+  if (nibble === 13) return (buf[pos] as number) + 13;
+  if (nibble === 14) return ((buf[pos] as number) << 8 | (buf[pos + 1] as number)) + 269;
+  return nibble;
+}
+
 /**
  * Decodes one datagram. Throws `MessageFormatError` for anything RFC 7252 §3 calls a
  * message format error: wrong version, reserved token length, truncated token or option,
@@ -71,25 +78,17 @@ export function decode(buf: Buffer): Message {
       payload = buf.subarray(pos);
       break;
     }
-    let delta = byte >> 4;
-    let length = byte & 15;
-    if (delta === 15 || length === 15) throw new MessageFormatError('option delta or length 15 without a payload marker', header);
-    if (delta === 13) {
-      if (pos + 1 > len) throw new MessageFormatError('option runs past the end of the datagram', header);
-      delta = (buf[pos++] as number) + 13;
-    } else if (delta === 14) {
-      if (pos + 2 > len) throw new MessageFormatError('option runs past the end of the datagram', header);
-      delta = ((buf[pos] as number) << 8 | (buf[pos + 1] as number)) + 269;
-      pos += 2;
-    }
-    if (length === 13) {
-      if (pos + 1 > len) throw new MessageFormatError('option runs past the end of the datagram', header);
-      length = (buf[pos++] as number) + 13;
-    } else if (length === 14) {
-      if (pos + 2 > len) throw new MessageFormatError('option runs past the end of the datagram', header);
-      length = ((buf[pos] as number) << 8 | (buf[pos + 1] as number)) + 269;
-      pos += 2;
-    }
+    const deltaNibble = byte >> 4;
+    const lengthNibble = byte & 15;
+    if (deltaNibble === 15 || lengthNibble === 15) throw new MessageFormatError('option delta or length 15 without a payload marker', header);
+    // RFC 7252 §3.1: nibble 13 → one extension byte (+13), 14 → two (+269).
+    const deltaBytes = deltaNibble < 13 ? 0 : deltaNibble - 12;
+    const lengthBytes = lengthNibble < 13 ? 0 : lengthNibble - 12;
+    if (pos + deltaBytes + lengthBytes > len) throw new MessageFormatError('option runs past the end of the datagram', header);
+    const delta = extendedValue(deltaNibble, buf, pos);
+    pos += deltaBytes;
+    const length = extendedValue(lengthNibble, buf, pos);
+    pos += lengthBytes;
     if (pos + length > len) throw new MessageFormatError('option runs past the end of the datagram', header);
     number += delta;
     options.push({ number, value: buf.subarray(pos, pos + length) });
