@@ -450,7 +450,12 @@ export class SqliteStore implements Store {
     let b = this.#batch;
     if (b === undefined) {
       b = this.#batch = new Batch();
-      this.#immediate = setImmediate(this.#flush);
+      // An idle writer starts on the batch as soon as the current callback is done; a busy
+      // one finds the whole turn's batch waiting when it finishes (measured: starting at
+      // once cut a registration's wait for the disk by a third at fleet rates, where the
+      // event loop reads up to 32 datagrams before reaching setImmediate).
+      if (this.#inFlight.size === 0) process.nextTick(this.#flush);
+      else this.#immediate = setImmediate(this.#flush);
     }
     return b;
   }
