@@ -469,6 +469,12 @@ export class SqliteStore implements Store {
     const done = this.#writer.submit(b.ops).then((reply) => {
       this.#inFlight.delete(done);
       this.#settle(b, reply);
+      // The writer is idle again: what piled up meanwhile goes now, not at the end of this
+      // event-loop turn (which may first read and handle 31 more datagrams).
+      if (this.#inFlight.size === 0 && this.#batch !== undefined && !this.#closed) {
+        if (this.#immediate !== undefined) clearImmediate(this.#immediate);
+        this.#commitBatch();
+      }
     });
     this.#inFlight.add(done);
   }
