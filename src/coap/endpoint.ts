@@ -31,7 +31,9 @@ import {
   codeToByte,
   decode,
   decodeBlock,
+  decodeInto,
   decodeUint,
+  decodeUintAt,
   encode,
   encodeBlock,
   encodeEmpty,
@@ -43,6 +45,9 @@ import {
   splitPath,
   type BlockValue,
   type Message,
+  type MessageHead,
+  OptionOffsets,
+  optionsAt,
 } from './message';
 import { ObservationEntry, ObservationRegistry } from './observe';
 import type {
@@ -95,6 +100,38 @@ interface Route {
   readonly handler: RequestHandler;
   readonly maxPayloadBytes: number;
   readonly raw: boolean;
+}
+
+/**
+ * A request as handlers see it. Its `options` are decoded from the datagram only when a
+ * handler asks: the endpoint itself reads them where they lie (OptionOffsets).
+ */
+class ServerRequest implements IncomingRequest {
+  readonly #datagram: Buffer;
+  #options: readonly CoapOption[] | undefined;
+
+  constructor(
+    datagram: Buffer,
+    readonly peer: Peer,
+    readonly method: CoapMethod,
+    readonly path: readonly string[],
+    readonly query: readonly string[],
+    readonly contentFormat: number | undefined,
+    readonly accept: number | undefined,
+    readonly observe: number | undefined,
+    readonly token: Buffer,
+    readonly confirmable: boolean,
+    readonly payload: Buffer,
+    readonly block2: IncomingRequest['block2'],
+    readonly block1: IncomingRequest['block1'],
+  ) {
+    this.#datagram = datagram;
+  }
+
+  /** Every option of the (last) request datagram, in order. */
+  get options(): readonly CoapOption[] {
+    return (this.#options ??= decode(this.#datagram).options);
+  }
 }
 
 /** What a response needs to know about the request it answers. */
@@ -153,6 +190,8 @@ class Endpoint implements CoapEndpoint {
   private readonly maxSzx: number;
   private readonly maxResponseBytes: number;
   private readonly dedup: DedupCache;
+  /** Where the options of the datagram being handled are (decodeInto). */
+  private readonly offsets = new OptionOffsets();
   private readonly block1: Block1Receiver;
   private readonly client: Client;
   private readonly observations: ObservationRegistry;
@@ -337,9 +376,9 @@ class Endpoint implements CoapEndpoint {
   }
 
   private onDatagram(datagram: Buffer, peer: Peer): void {
-    let msg: Message;
+    let msg: MessageHead;
     try {
-      msg = decode(datagram);
+      msg = decodeInto(datagram, this.offsets);
     } catch (err) {
       const header = err instanceof MessageFormatError ? err.header : undefined;
       // RFC 7252 §4.2: a CON with a message format error is rejected with RST; others are ignored.
@@ -356,16 +395,22 @@ class Endpoint implements CoapEndpoint {
       return;
     }
     try {
-      this.dispatch(msg, peer);
+      this.dispatch(msg, datagram, peer);
     } catch (err) {
       // Defensive: nothing in dispatch should throw, but a bug must not take the socket down.
       this.reportError(err as Error, peer);
     }
   }
 
-  private dispatch(msg: Message, peer: Peer): void {
-    const type = msg.type;
-    const cls = msg.code >> 5;
+  /** `head` was just decoded from `datagram`; its options are in `this.offsets`. */
+  private dispatch(head: MessageHead, datagram: Buffer, peer: Peer): void {
+    const type = head.type;
+    const cls = head.code >> 5;
+    if (cls === 0 && head.code !== 0 && type !== MessageType.ACK && type !== MessageType.RST) {
+      this.onRequest(head, datagram, peer);
+      return;
+    }
+    const msg: Message = { ...head, options: optionsAt(datagram, this.offsets) };
     if (type === MessageType.ACK) {
       if (msg.code === 0 || cls >= 2) this.client.onAck(msg, peer);
       return;
@@ -375,9 +420,8 @@ class Endpoint implements CoapEndpoint {
       return;
     }
     if (cls === 0) {
-      if (msg.code !== 0) this.onRequest(msg, peer);
       // RFC 7252 §4.3: an Empty CON ("ping") is answered with RST.
-      else if (type === MessageType.CON) this.channel.send(encodeEmpty(MessageType.RST, msg.messageId), peer);
+      if (type === MessageType.CON) this.channel.send(encodeEmpty(MessageType.RST, msg.messageId), peer);
       return;
     }
     if (cls === 2 || cls === 4 || cls === 5) {
@@ -468,7 +512,8 @@ class Endpoint implements CoapEndpoint {
   // -------------------------------------------------------------------------------------
   // Requests
 
-  private onRequest(msg: Message, peer: Peer): void {
+  /** A request: its options are read from `this.offsets`, before anything decodes again. */
+  private onRequest(msg: MessageHead, datagram: Buffer, peer: Peer): void {
     const con = msg.type === MessageType.CON;
     const key = `${msg.messageId}|${peer.address}|${peer.port}`;
     const seen = this.dedup.get(key);
@@ -486,7 +531,7 @@ class Endpoint implements CoapEndpoint {
     }
 
     const code = msg.code;
-    const options = msg.options;
+    const at = this.offsets;
     const path: string[] = [];
     const query: string[] = [];
     let contentFormat: number | undefined;
@@ -499,38 +544,40 @@ class Endpoint implements CoapEndpoint {
     let requestTag: Buffer | undefined;
     let badOption = 0;
     let proxy = false;
-    for (let i = 0; i < options.length; i++) {
-      const o = options[i] as CoapOption;
-      switch (o.number) {
+    for (let i = 0; i < at.count; i++) {
+      const number = at.numbers[i]!;
+      const start = at.starts[i]!;
+      const end = at.ends[i]!;
+      switch (number) {
         case OptionNumber.UriPath:
-          path.push(o.value.toString('utf8'));
+          path.push(datagram.toString('utf8', start, end));
           break;
         case OptionNumber.UriQuery:
-          query.push(o.value.toString('utf8'));
+          query.push(datagram.toString('utf8', start, end));
           break;
         case OptionNumber.ContentFormat:
-          contentFormat = decodeUint(o.value);
+          contentFormat = decodeUintAt(datagram, start, end);
           break;
         case OptionNumber.Accept:
-          accept = decodeUint(o.value);
+          accept = decodeUintAt(datagram, start, end);
           break;
         case OptionNumber.Observe:
-          observe = decodeUint(o.value);
+          observe = decodeUintAt(datagram, start, end);
           break;
         case OptionNumber.Block1:
-          block1Raw = o.value;
+          block1Raw = datagram.subarray(start, end);
           break;
         case OptionNumber.Block2:
-          block2Raw = o.value;
+          block2Raw = datagram.subarray(start, end);
           break;
         case OptionNumber.Size1:
-          size1 = decodeUint(o.value);
+          size1 = decodeUintAt(datagram, start, end);
           break;
         case OptionNumber.Size2:
           size2Requested = true;
           break;
         case OptionNumber.RequestTag:
-          requestTag = o.value;
+          requestTag = datagram.subarray(start, end);
           break;
         case OptionNumber.ProxyUri:
         case OptionNumber.ProxyScheme:
@@ -538,7 +585,7 @@ class Endpoint implements CoapEndpoint {
           break;
         default:
           // RFC 7252 §5.4.1: an unrecognized critical (odd-numbered) option in a request → 4.02.
-          if ((o.number & 1) === 1 && !isKnownOption(o.number)) badOption = o.number;
+          if ((number & 1) === 1 && !isKnownOption(number)) badOption = number;
       }
     }
 
@@ -597,7 +644,8 @@ class Endpoint implements CoapEndpoint {
       block1Echo = encodeBlock(block1.num, block1.more, Math.min(block1.szx, this.maxSzx));
     }
 
-    const req: IncomingRequest = {
+    const req = new ServerRequest(
+      datagram,
       peer,
       method,
       path,
@@ -605,13 +653,12 @@ class Endpoint implements CoapEndpoint {
       contentFormat,
       accept,
       observe,
-      token: msg.token,
-      confirmable: con,
+      msg.token,
+      con,
       payload,
-      options,
-      block2: block2 === undefined ? undefined : { num: block2.num, size: block2.size },
-      block1: block1 !== undefined && route.raw ? { num: block1.num, more: block1.more, size: block1.size } : undefined,
-    };
+      block2 === undefined ? undefined : { num: block2.num, size: block2.size },
+      block1 !== undefined && route.raw ? { num: block1.num, more: block1.more, size: block1.size } : undefined,
+    );
     const ctx: Reply =
       block2 === undefined && block1Echo === undefined
         ? reply
