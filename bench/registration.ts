@@ -1,10 +1,10 @@
 /**
  * Registration throughput: N devices (unique endpoint names) register from a load
  * generator in another process, many requests in flight, against
- *   1. `lwm2m-fota serve` (child process, fresh SQLite data directory, FULL durability:
- *      every registration and its event are committed and the WAL flushed to disk before
- *      the 2.01 leaves), and
- *   2. libcoap's resource directory `coap-rd-notls` (C, in memory)
+ *   1. `lwm2m-fota serve --coap-host ::1` (child process, fresh SQLite data directory,
+ *      FULL durability: every registration and its event are committed and the WAL
+ *      flushed to disk before the 2.01 leaves), and
+ *   2. libcoap's resource directory `coap-rd-notls -A ::1` (C, in memory)
  * under the same load, and prints registrations per second, the ratio, our server's CPU
  * time per registration (all its threads) and its RSS per registered device.
  *
@@ -74,7 +74,7 @@ async function register(port: number, n: number, between: () => void = () => {})
 
 async function ours(n: number): Promise<OursRun> {
   const dataDir = mkdtempSync(join(tmpdir(), 'lwm2m-fota-bench-'));
-  const child = spawn(process.execPath, [CLI, 'serve', '--quiet', '--data-dir', dataDir, '--coap-port', '0', '--coap-host', '::', '--http-port', '0'], {
+  const child = spawn(process.execPath, [CLI, 'serve', '--quiet', '--data-dir', dataDir, '--coap-port', '0', '--coap-host', '::1', '--http-port', '0'], {
     stdio: ['ignore', 'pipe', 'inherit'],
     env: { ...process.env, LWM2M_FOTA_TOKEN: 'bench' },
   });
