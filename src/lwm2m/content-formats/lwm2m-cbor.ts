@@ -6,7 +6,7 @@
  * "objectId:instanceId"; times are integer seconds; a composite read request maps each
  * path to null.
  */
-import { formatPath, pathIds, type LwM2mPath } from '../model/path';
+import { formatPath, pathFromIds, pathIds, type LwM2mPath } from '../model/path';
 import type { Lwm2mModel } from '../model/types';
 import { CBOR_NULL, CborWriter, decodeCbor, describeCbor, type CborItem } from './cbor';
 import type { CompositeCodec, CompositeEntry } from './codec';
@@ -35,19 +35,12 @@ function keyIds(k: CborItem): number[] {
   return [one(k)];
 }
 
+/** The path of a key's IDs; a path the model cannot have is a content error at `at`. */
 function toPath(ids: readonly number[], at: number): LwM2mPath {
-  if (ids.length > 4) throw contentError(`a path of ${ids.length} levels`, at);
-  if (ids.length >= 2 && (ids[1] as number) > 0xfffe) throw contentError('object instance id 65535 is reserved', at);
-  const [o, i, r, ri] = ids as [number, number, number, number];
-  switch (ids.length) {
-    case 1:
-      return { level: 'object', objectId: o };
-    case 2:
-      return { level: 'objectInstance', objectId: o, instanceId: i };
-    case 3:
-      return { level: 'resource', objectId: o, instanceId: i, resourceId: r };
-    default:
-      return { level: 'resourceInstance', objectId: o, instanceId: i, resourceId: r, resourceInstanceId: ri };
+  try {
+    return pathFromIds(ids);
+  } catch (err) {
+    throw contentError((err as Error).message, at);
   }
 }
 
