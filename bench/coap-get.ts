@@ -20,19 +20,11 @@ import { createCoapEndpoint, ResponseCode, type CoapEndpoint } from '../src/coap
 import { MessageType, decode, encode, encodeUint } from '../src/coap/message';
 import { runLoad, type LoadStats } from './lib/load-generator';
 import { freePort, procCpuMicros } from './lib/proc';
+import { numberArg } from './lib/args';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} must be a positive number`);
-  return v;
-}
-
-const SECONDS = arg('seconds', 5);
-const IN_FLIGHT = arg('inflight', 16);
+const SECONDS = numberArg('seconds', 5);
+const IN_FLIGHT = numberArg('inflight', 16);
 const BODY = Buffer.from('0123456789abcdef'); // 16 bytes
-
-
 
 function line(name: string, s: LoadStats, extra = ''): void {
   const lost = s.timeouts > 0 ? `, ${s.timeouts} timeouts` : '';

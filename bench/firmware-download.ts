@@ -22,18 +22,12 @@ import { createServer } from '../src/server';
 import { createManifest, generateKeyPair } from '../src/suit';
 import { runLoad, type LoadStats } from './lib/load-generator';
 import { freePort, procCpuMicros, rssKiB } from './lib/proc';
+import { numberArg } from './lib/args';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isFinite(v) || v <= 0) throw new Error(`--${name} must be a positive number`);
-  return v;
-}
-
-const SECONDS = arg('seconds', 5);
-const DOWNLOADERS = arg('downloaders', 50);
-const SIZE = arg('size', 256 * 1024);
-const BLOCK = arg('block', 1024);
+const SECONDS = numberArg('seconds', 5);
+const DOWNLOADERS = numberArg('downloaders', 50);
+const SIZE = numberArg('size', 256 * 1024);
+const BLOCK = numberArg('block', 1024);
 const ONLY = process.argv.includes('--only') ? process.argv[process.argv.indexOf('--only') + 1] : undefined;
 const STEPS = [...new Set([1, 10, DOWNLOADERS].filter((n) => n <= DOWNLOADERS))];
 

@@ -28,15 +28,11 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { runLoad, type LoadRequestTemplate, type LoadStats } from './lib/load-generator';
 import { procCpuMicros, rssKiB, stop, waitForLine } from './lib/proc';
+import { numberArg, stringArg } from './lib/args';
 
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-}
-
-const counts = arg('counts', '10000,100000').split(',').map(Number);
-const inFlight = Number(arg('in-flight', '128'));
-const repeat = Math.max(1, Number(arg('repeat', '3')));
+const counts = stringArg('counts', '10000,100000').split(',').map(Number);
+const inFlight = numberArg('in-flight', 128, true);
+const repeat = numberArg('repeat', 3, true);
 const CLI = join(__dirname, '..', 'src', 'cli', 'main.js');
 
 const REGISTER: LoadRequestTemplate = {

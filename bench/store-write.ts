@@ -16,16 +16,10 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 
 import { openSqliteStore, type RegistrationRecord, type SqliteStore } from '../src/store';
+import { numberArg } from './lib/args';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} must be a positive integer`);
-  return v;
-}
-
-const ROWS = arg('rows', 100_000);
-const CONCURRENCY = arg('concurrency', 1000);
+const ROWS = numberArg('rows', 100_000, true);
+const CONCURRENCY = numberArg('concurrency', 1000, true);
 const LINKS = '</>;rt="oma.lwm2m";ct=11543,</1/0>,</3/0>,</4/0>,</5/0>,</6/0>,</33629/0>';
 
 interface Phase {

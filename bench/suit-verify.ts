@@ -17,15 +17,9 @@ import {
   type SuitPolicy,
   type SuitPrivateKey,
 } from '../src/suit';
+import { numberArg } from './lib/args';
 
-function arg(name: string, fallback: number): number {
-  const i = process.argv.indexOf(`--${name}`);
-  const v = i >= 0 ? Number(process.argv[i + 1]) : fallback;
-  if (!(v > 0)) throw new Error(`--${name} must be a positive number`);
-  return v;
-}
-
-const SECONDS = arg('seconds', 2);
+const SECONDS = numberArg('seconds', 2);
 
 /** Runs `fn` for about SECONDS (after a short warm-up) and returns operations per second. */
 function rate(fn: () => void): number {

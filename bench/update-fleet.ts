@@ -20,13 +20,9 @@ import { createFleet } from '../src/device';
 import { loadObjectModels } from '../src/lwm2m/model';
 import { createManifest, generateKeyPair, loadPublicKey, publicKeyToPem } from '../src/suit';
 import { procCpuMicros, rssKiB, stop, waitForLine } from './lib/proc';
+import { stringArg } from './lib/args';
 
 const cpuMs = (pid: number): number => procCpuMicros(pid) / 1000;
-
-function arg(name: string, fallback: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
-}
 
 function size(text: string): number {
   const m = /^(\d+)([kKmM]?)$/.exec(text);
@@ -47,15 +43,15 @@ const TOKEN = 'bench';
 
 async function child(): Promise<void> {
   const fleet = await createFleet({
-    count: Number(arg('count', '250')),
-    prefix: arg('prefix', 'fleet'),
-    server: arg('server', ''),
-    trustedKeys: [{ key: loadPublicKey(readFileSync(arg('trust', ''))) }],
+    count: Number(stringArg('count', '250')),
+    prefix: stringArg('prefix', 'fleet'),
+    server: stringArg('server', ''),
+    trustedKeys: [{ key: loadPublicKey(readFileSync(stringArg('trust', ''))) }],
     vendorDomain: VENDOR,
     className: CLASS,
     firmwareVersion: '1.0.0',
     sequenceNumber: 1,
-    blockSize: Number(arg('block', '1024')),
+    blockSize: Number(stringArg('block', '1024')),
     lifetime: 3600,
     rebootDelayMs: 500,
     installDelayMs: 100,
@@ -102,11 +98,11 @@ async function api<T>(port: number, method: string, path: string, body?: Buffer 
 }
 
 async function parent(): Promise<void> {
-  const devices = Number(arg('devices', '1000'));
-  const procs = Math.max(1, Number(arg('procs', '4')));
-  const imageSize = size(arg('size', '256k'));
-  const block = Number(arg('block', '1024'));
-  const method = arg('method', 'pull');
+  const devices = Number(stringArg('devices', '1000'));
+  const procs = Math.max(1, Number(stringArg('procs', '4')));
+  const imageSize = size(stringArg('size', '256k'));
+  const block = Number(stringArg('block', '1024'));
+  const method = stringArg('method', 'pull');
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   process.stdout.write(
     `update-fleet: ${devices} devices in ${procs} processes, ${imageSize / 1024} KiB image, ${block}-byte blocks, ${method}; load average ${load}\n`,
