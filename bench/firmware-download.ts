@@ -39,9 +39,6 @@ interface Phase {
   peakRssMb: number;
 }
 
-
-
-
 function image(n: number): Buffer {
   const b = Buffer.alloc(n);
   let x = 12345;

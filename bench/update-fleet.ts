@@ -37,7 +37,6 @@ const VENDOR = 'example.com';
 const CLASS = 'bench-sensor';
 const TOKEN = 'bench';
 
-
 // ---------------------------------------------------------------------------------------
 // Child: a fleet of devices
 
@@ -225,7 +224,6 @@ async function parent(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
 }
-
 
 (process.argv.includes('--child') ? child() : parent()).catch((err: unknown) => {
   process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
