@@ -60,9 +60,35 @@ export interface UpdateParams {
   readonly smsNumber?: string;
 }
 
-/** Splits Uri-Query options (`ep=x`, `Q`) into a map; a repeated parameter is a 4.00. */
-export function parseQuery(query: readonly string[]): Map<string, string | true> {
-  const out = new Map<string, string | true>();
+/** Query parameters by name (`true` for a parameter without a value, like `Q`). */
+export type QueryParams = Pick<ReadonlyMap<string, string | true>, 'get' | 'has'>;
+
+/**
+ * The few parameters a registration carries, found by a scan over the names rather than a
+ * hash lookup (measured: the Map was a visible part of a registration's cost).
+ */
+class SmallQuery implements QueryParams {
+  private readonly keys: string[] = [];
+  private readonly values: (string | true)[] = [];
+
+  get(key: string): string | true | undefined {
+    const i = this.keys.indexOf(key);
+    return i < 0 ? undefined : this.values[i];
+  }
+
+  has(key: string): boolean {
+    return this.keys.includes(key);
+  }
+
+  set(key: string, value: string | true): void {
+    this.keys.push(key);
+    this.values.push(value);
+  }
+}
+
+/** Splits Uri-Query options (`ep=x`, `Q`) by name; an empty or repeated name is a 4.00. */
+export function parseQuery(query: readonly string[]): QueryParams {
+  const out = query.length <= 8 ? new SmallQuery() : new Map<string, string | true>();
   for (const q of query) {
     const eq = q.indexOf('=');
     const key = eq < 0 ? q : q.slice(0, eq);
@@ -106,45 +132,7 @@ function parseBinding(b: string, version: Lwm2mVersion): { binding: string; queu
 
 /** Validates the query of `POST /rd` (Register). */
 export function parseRegisterQuery(query: readonly string[]): RegisterParams {
-  return registerParams(query.length <= 8 ? smallQuery(query) : parseQuery(query));
-}
-
-/**
- * parseQuery for the few parameters a registration carries: the same rules, with the
- * repeated-name check as a scan over the names already seen instead of a hash lookup.
- */
-function smallQuery(query: readonly string[]): SmallQuery {
-  const out = new SmallQuery();
-  for (let i = 0; i < query.length; i++) {
-    const q = query[i]!;
-    const eq = q.indexOf('=');
-    const key = eq < 0 ? q : q.slice(0, eq);
-    if (key.length === 0) throw new RegistrationRejection('4.00', `empty query parameter name in "${q}"`);
-    if (out.has(key)) throw new RegistrationRejection('4.00', `query parameter "${key}" given twice`);
-    out.keys.push(key);
-    out.values.push(eq < 0 ? true : q.slice(eq + 1));
-  }
-  return out;
-}
-
-/** Query parameters by name: a Map, or a SmallQuery. */
-type QueryParams = Pick<ReadonlyMap<string, string | true>, 'get' | 'has'>;
-
-class SmallQuery implements QueryParams {
-  readonly keys: string[] = [];
-  readonly values: (string | true)[] = [];
-
-  get(key: string): string | true | undefined {
-    const i = this.keys.indexOf(key);
-    return i < 0 ? undefined : this.values[i];
-  }
-
-  has(key: string): boolean {
-    return this.keys.includes(key);
-  }
-}
-
-function registerParams(q: QueryParams): RegisterParams {
+  const q = parseQuery(query);
   const endpoint = stringParam(q, 'ep');
   if (endpoint === undefined || endpoint.length === 0) throw new RegistrationRejection('4.00', 'endpoint client name "ep" is missing');
   if (endpoint.length > MAX_ENDPOINT_NAME_LENGTH) throw new RegistrationRejection('4.00', `endpoint client name "ep" is longer than ${MAX_ENDPOINT_NAME_LENGTH} characters`);
