@@ -265,14 +265,15 @@ function writerThread(): void {
   const CHUNKS = [64, 16, 4, 1];
 
   /**
-   * A run of COALESCE writes starting at op offset `start` (write number `first`): each
-   * statement's writes, in order, as multi-row INSERTs. Returns the offset after the run.
+   * A run of COALESCE writes starting at op offset `start`: each statement's writes, in
+   * order, as multi-row INSERTs; their results are appended to `results`. Returns the
+   * offset after the run.
    */
-  const runCoalesced = (ops: unknown[], start: number, first: number, results: (number | boolean | null)[]): number => {
+  const runCoalesced = (ops: unknown[], start: number, results: (number | boolean | null)[]): number => {
     // Group the run's writes by statement: [statement, write numbers, parameter lists].
     const groups = new Map<number, { writes: number[]; params: unknown[]; width: number; rowid: boolean }>();
     let i = start;
-    let index = first;
+    let index = results.length;
     while (i < ops.length && ((ops[i + 1] as number) & 16) !== 0) {
       const st = ops[i] as number;
       const n = ops[i + 2] as number;
@@ -295,7 +296,7 @@ function writerThread(): void {
         if (g.rowid) {
           // The rows of one INSERT get consecutive rowids, the last one reported.
           const last = Number(info.lastInsertRowid);
-          for (let r = 0; r < rows; r++) results[g.writes[done + r]! - first] = last - (rows - 1 - r);
+          for (let r = 0; r < rows; r++) results[g.writes[done + r]!] = last - (rows - 1 - r);
         }
         done += rows;
       }
@@ -312,10 +313,7 @@ function writerThread(): void {
     while (i < ops.length) {
       const flags = ops[i + 1] as number;
       if ((flags & 16) !== 0) {
-        const before = results.length;
-        const tail: (number | boolean | null)[] = [];
-        i = runCoalesced(ops, i, before, tail);
-        for (const r of tail) results.push(r);
+        i = runCoalesced(ops, i, results);
         continue;
       }
       const index = results.length;
