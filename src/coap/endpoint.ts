@@ -146,8 +146,6 @@ interface Reply extends PendingExchange {
   readonly block1Echo: Buffer | undefined;
   /** The handler returned a Promise: a retransmission may have switched the exchange to a separate response. */
   async: boolean;
-  /** A retransmission arrived while the handler ran: the answer goes as a separate CON. */
-  separate: boolean;
   /**
    * A Block2 GET without Observe: idempotent, and its answer is a slice of the handler's
    * shared representation, so a duplicate is answered again instead of from a stored copy.
