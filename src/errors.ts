@@ -78,6 +78,7 @@ export type ApiErrorCode =
 
 export type CliErrorCode =
   | 'ERR_CLI_USAGE' // bad arguments
+  | 'ERR_CLI_TIMEOUT' // --timeout passed before the awaited thing ended
   | 'ERR_CLI_IO'; // a file that cannot be read or written
 
 export type ErrorCode =

@@ -128,6 +128,31 @@ describe('lwm2m-fota update / status / cancel', () => {
     expect(d.firmwareVersion).toBe('1.0.0');
   });
 
+  test('update --wait --timeout stops waiting, exits 1 with ERR_CLI_TIMEOUT and leaves the update running', async () => {
+    // The device takes 60 s to install: the job is still active when the wait gives up.
+    const d = await device({ installDelayMs: 60_000 });
+    const started = Date.now();
+    const out = await runCli(['update', d.endpoint, '--firmware', firmwareId, '--wait', '--timeout', '2', '--json', ...conn()], {}, 30_000);
+    const took = Date.now() - started;
+    expect(out.code).toBe(1);
+    expect(out.stderr.trim().split('\n')).toHaveLength(1);
+    expect(out.stderr).toMatch(new RegExp(`^lwm2m-fota: ERR_CLI_TIMEOUT: ${d.endpoint}: update \\S+ still [a-z]+ after 2 s; it goes on on the server`));
+    expect(took).toBeGreaterThanOrEqual(2000);
+    const job = JSON.parse(out.stdout) as UpdateJobView;
+    expect(job).toMatchObject({ endpoint: d.endpoint, active: true });
+    // The wait ended, the update did not.
+    const status = JSON.parse((await runCli(['status', d.endpoint, '--json', ...conn()])).stdout) as UpdateJobView;
+    expect(status).toMatchObject({ id: job.id, active: true });
+  });
+
+  test('--timeout needs --wait and a whole number of seconds', async () => {
+    for (const args of [['--timeout', '5'], ['--wait', '--timeout', '0'], ['--wait', '--timeout', 'soon']]) {
+      const out = await runCli(['update', ep, '--firmware', firmwareId, ...args, ...conn()]);
+      expect(out.code).toBe(2);
+      expect(out.stderr).toMatch(/^lwm2m-fota: ERR_CLI_USAGE: .*--timeout/);
+    }
+  });
+
   test('--method must be pull or push', async () => {
     const out = await runCli(['update', ep, '--firmware', firmwareId, '--method', 'carrier-pigeon', ...conn()]);
     expect(out.code).toBe(2);

@@ -1,21 +1,23 @@
 /**
  * `lwm2m-fota update <endpoint> --firmware <id> [--method pull|push] [--payload-only]
- * [--wait] [--json]`: starts an update job through the REST API; with --wait follows the
- * event stream (a live progress bar on a terminal, plain lines otherwise) until the job
- * ends, and exits non-zero unless it succeeded.
+ * [--wait [--timeout <s>]] [--json]`: starts an update job through the REST API; with --wait
+ * follows the event stream (a live progress bar on a terminal, plain lines otherwise) until
+ * the job ends, and exits non-zero unless it succeeded. `--timeout` bounds the wait only:
+ * the job goes on on the server (see `status`, `cancel`).
  */
 import type { Command } from 'commander';
 import { Lwm2mFotaError } from '../../errors';
 import type { UpdateJobView } from '../../fota/update/view';
 import { ApiClient, connectionOptions, type ServerConnectionOptions } from '../client';
 import { ProgressReporter } from '../progress';
-import { action, printJson, usageError } from '../run';
+import { action, parseIntOption, printJson, usageError } from '../run';
 
 interface UpdateOptions extends ServerConnectionOptions {
   firmware: string;
   method?: string;
   payloadOnly?: boolean;
   wait?: boolean;
+  timeout?: string;
   json?: boolean;
 }
 
@@ -117,10 +119,13 @@ export function register(program: Command): void {
       .option('--method <method>', 'pull (the device fetches /fw/<id>) or push (Block1 writes to /5/0/0)')
       .option('--payload-only', 'deliver the manifest’s payload alone (devices that take raw images)')
       .option('--wait', 'follow the update until it ends; exit non-zero unless it succeeded')
+      .option('--timeout <seconds>', 'with --wait: stop waiting after this long and exit non-zero (the update goes on)')
       .option('--json', 'print the job as JSON (with --wait: the final job)'),
   ).action(
     action(async (endpoint: string, opts: UpdateOptions) => {
       if (opts.method !== undefined && opts.method !== 'pull' && opts.method !== 'push') throw usageError(`--method must be pull or push, got "${opts.method}"`);
+      if (opts.timeout !== undefined && opts.wait !== true) throw usageError('--timeout only applies with --wait');
+      const timeoutMs = opts.timeout === undefined ? undefined : parseIntOption('--timeout', opts.timeout, 1, 7 * 24 * 3600) * 1000;
       const client = new ApiClient(opts);
       const body = {
         firmware: opts.firmware.toLowerCase(),
@@ -133,7 +138,15 @@ export function register(program: Command): void {
         else process.stdout.write(`${endpoint}: update ${job.id} ${job.state} (firmware ${job.firmware.slice(0, 12)}…, version ${job.expectedVersion})\n`);
         return;
       }
-      const final = await follow(client, endpoint, body, opts.json === true);
+      const { job: final, timedOut } = await follow(client, endpoint, body, opts.json === true, timeoutMs);
+      if (timedOut && !TERMINAL.has(final.state)) {
+        if (opts.json === true) printJson(final);
+        throw new Lwm2mFotaError(
+          'ERR_CLI_TIMEOUT',
+          `${endpoint}: update ${final.id} still ${final.state} after ${opts.timeout} s; it goes on on the server (\`lwm2m-fota status ${endpoint}\`, \`lwm2m-fota cancel ${endpoint}\`)`,
+          { context: { endpoint } },
+        );
+      }
       if (opts.json === true) printJson(final);
       else process.stdout.write(`${describeOutcome(final)}\n`);
       if (final.state !== 'succeeded') {
@@ -145,10 +158,16 @@ export function register(program: Command): void {
 
 /**
  * Starts the job with the event stream already open (nothing is missed), shows progress,
- * and returns the final job. The stream is the fast path; a status poll every 2 s covers
- * a stream that breaks.
+ * and returns the final job — or, after `timeoutMs`, the job as it stands. The stream is
+ * the fast path; a status poll every 2 s covers a stream that breaks.
  */
-async function follow(client: ApiClient, endpoint: string, body: Record<string, unknown>, json: boolean): Promise<UpdateJobView> {
+async function follow(
+  client: ApiClient,
+  endpoint: string,
+  body: Record<string, unknown>,
+  json: boolean,
+  timeoutMs?: number,
+): Promise<{ job: UpdateJobView; timedOut: boolean }> {
   // With --json the bar goes to stderr (stdout stays JSON); otherwise to stdout.
   const out = json ? process.stderr : process.stdout;
   const tty = json ? process.stderr.isTTY === true : process.stdout.isTTY === true;
@@ -224,7 +243,21 @@ async function follow(client: ApiClient, endpoint: string, body: Record<string, 
     // A stream that ends early (server restart) leaves the poll to carry on.
     reading.done.catch(() => {});
   });
-  await done;
+  let timedOut = false;
+  let deadline: NodeJS.Timeout | undefined;
+  await Promise.race([
+    done,
+    new Promise<void>((resolve) => {
+      if (timeoutMs !== undefined && !ended) {
+        deadline = setTimeout(() => {
+          timedOut = true;
+          resolve();
+        }, timeoutMs);
+      }
+    }),
+  ]);
+  ended = true;
+  if (deadline !== undefined) clearTimeout(deadline);
   if (poller !== undefined) clearTimeout(poller);
   reading?.cancel();
   if (reading === undefined) void stream.body?.cancel().catch(() => {});
@@ -232,7 +265,7 @@ async function follow(client: ApiClient, endpoint: string, body: Record<string, 
   // The job as stored, with the device's version as the server read it.
   for (let i = 0; ; i++) {
     const final = await client.get<UpdateJobView>(updatePath(endpoint));
-    if (final.id !== job.id || TERMINAL.has(final.state) || i >= 10) return final;
+    if (timedOut || final.id !== job.id || TERMINAL.has(final.state) || i >= 10) return { job: final, timedOut };
     await new Promise((r) => setTimeout(r, 200));
   }
 }
