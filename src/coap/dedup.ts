@@ -29,6 +29,19 @@ export interface PendingExchange {
 /** The reply datagram that went back, or the exchange still being handled. */
 export type DedupEntry = Buffer | PendingExchange;
 
+/**
+ * The marker of an asynchronous exchange ({@link DedupCache.pending}): remembered once, and
+ * when the answer goes out ({@link DedupCache.complete}) the marker itself learns where the
+ * reply is kept — no second map operation per request (on a map of 50,000 keys each one
+ * costs a few hundred nanoseconds, mostly cache misses).
+ */
+export class ExchangeMarker implements PendingExchange {
+  separate = false;
+  /** The generation whose arena holds the reply, once completed. */
+  generation: Generation | undefined = undefined;
+  located = 0;
+}
+
 const CHUNK = 64 * 1024;
 /** A stored reply: chunk index × 2^32 + offset × 2^16 + length (all below 2^16 but the index). */
 const SHIFT_CHUNK = 2 ** 32;
@@ -66,7 +79,9 @@ class Generation {
 
   get(key: string): DedupEntry | undefined {
     const v = this.entries.get(key);
-    return typeof v === 'number' ? this.load(v) : v;
+    if (typeof v === 'number') return this.load(v);
+    if (v instanceof ExchangeMarker && v.generation !== undefined) return v.generation.load(v.located);
+    return v;
   }
 }
 
@@ -102,6 +117,24 @@ export class DedupCache {
     const young = this.young;
     if ((young.entries.size >= this.half || young.bytes >= this.halfBytes) && !young.entries.has(key)) this.rotateNow();
     this.young.entries.set(key, Buffer.isBuffer(value) ? this.young.store(value) : value);
+  }
+
+  /** Remembers `key` as an exchange in progress; its reply comes later through {@link complete}. */
+  pending(key: string): ExchangeMarker {
+    const marker = new ExchangeMarker();
+    this.set(key, marker);
+    return marker;
+  }
+
+  /**
+   * The reply of an exchange remembered by {@link pending}: kept in the young arena and
+   * found through the marker, wherever the marker is now (a rotation may have aged it).
+   */
+  complete(marker: ExchangeMarker, reply: Buffer): void {
+    const young = this.young;
+    if (young.bytes >= this.halfBytes) this.rotateNow();
+    marker.located = this.young.store(reply);
+    marker.generation = this.young;
   }
 
   get size(): number {

@@ -22,7 +22,7 @@ import { Lwm2mFotaError } from '../errors';
 import { Block1Receiver } from './block1-receiver';
 import { UdpChannel } from './channel';
 import { Client, randomToken, toIncomingResponse } from './client';
-import { DedupCache, type PendingExchange } from './dedup';
+import { DedupCache, type ExchangeMarker } from './dedup';
 import {
   MessageFormatError,
   MessageType,
@@ -135,7 +135,7 @@ class ServerRequest implements IncomingRequest {
 }
 
 /** What a response needs to know about the request it answers. */
-interface Reply extends PendingExchange {
+interface Reply {
   readonly peer: Peer;
   readonly confirmable: boolean;
   readonly messageId: number;
@@ -146,6 +146,8 @@ interface Reply extends PendingExchange {
   readonly block1Echo: Buffer | undefined;
   /** The handler returned a Promise: a retransmission may have switched the exchange to a separate response. */
   async: boolean;
+  /** The exchange as deduplication remembers it while an asynchronous handler runs. */
+  marker: ExchangeMarker | undefined;
   /**
    * A Block2 GET without Observe: idempotent, and its answer is a slice of the handler's
    * shared representation, so a duplicate is answered again instead of from a stored copy.
@@ -597,7 +599,7 @@ class Endpoint implements CoapEndpoint {
       size2Requested,
       block1Echo: undefined,
       async: false,
-      separate: false,
+      marker: undefined,
       replayable: false,
     };
     const method = code <= 7 ? (MethodName[code] as CoapMethod) : undefined;
@@ -670,7 +672,7 @@ class Endpoint implements CoapEndpoint {
             size2Requested,
             block1Echo,
             async: false,
-            separate: false,
+            marker: undefined,
             replayable: block2 !== undefined && code === 1 /* GET */ && observe === undefined,
           };
 
@@ -682,7 +684,7 @@ class Endpoint implements CoapEndpoint {
       return;
     }
     if (result !== null && typeof result === 'object' && typeof (result as Promise<OutgoingResponse>).then === 'function') {
-      this.dedup.set(key, ctx);
+      ctx.marker = this.dedup.pending(key);
       ctx.async = true;
       (result as Promise<OutgoingResponse>).then(
         (res) => this.respond(ctx, res),
@@ -716,7 +718,7 @@ class Endpoint implements CoapEndpoint {
     let type: MessageType;
     let mid: number;
     // Only an asynchronous handler can have been overtaken by a retransmission.
-    const separate = ctx.async && ctx.confirmable && ctx.separate;
+    const separate = ctx.async && ctx.confirmable && ctx.marker!.separate;
     if (!ctx.confirmable) {
       type = MessageType.NON;
       mid = this.nextMessageId();
@@ -748,8 +750,9 @@ class Endpoint implements CoapEndpoint {
     }
     this.channel.send(datagram, ctx.peer);
     if (replay) return;
-    if (type === MessageType.ACK) this.dedup.set(ctx.key, datagram);
-    else if (type === MessageType.NON) this.dedup.set(ctx.key, datagram);
+    if (type !== MessageType.ACK && type !== MessageType.NON) return;
+    if (ctx.marker !== undefined) this.dedup.complete(ctx.marker, datagram);
+    else this.dedup.set(ctx.key, datagram);
   }
 
   private replyError(ctx: Reply, code: number, diagnostic: string | undefined): void {
@@ -758,7 +761,7 @@ class Endpoint implements CoapEndpoint {
 
   /** A response the endpoint makes itself (errors, 2.31). */
   private replyCode(ctx: Reply, code: number, options: CoapOption[], payload: Buffer | undefined): void {
-    const separate = ctx.async && ctx.confirmable && ctx.separate;
+    const separate = ctx.async && ctx.confirmable && ctx.marker!.separate;
     const type = !ctx.confirmable ? MessageType.NON : separate ? MessageType.CON : MessageType.ACK;
     const mid = type === MessageType.ACK ? ctx.messageId : this.nextMessageId();
     const datagram = encode(type, code, mid, ctx.token, options, payload);

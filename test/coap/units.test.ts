@@ -114,6 +114,20 @@ describe('deduplication memory', () => {
     expect(d.get('a')).toBeUndefined();
   });
 
+  test('an exchange remembered as pending gives its reply back once completed, across a rotation', () => {
+    const d = new DedupCache(1000, 100, 0);
+    const marker = d.pending('a');
+    expect(d.get('a')).toBe(marker);
+    (d.get('a') as PendingExchange).separate = true;
+    expect(marker.separate).toBe(true);
+    d.sweep(100); // the marker is in the old generation now, the reply goes to the young one
+    d.complete(marker, Buffer.from([0x60, 0x44, 0x12, 0x34]));
+    expect(d.get('a')).toEqual(Buffer.from([0x60, 0x44, 0x12, 0x34]));
+    expect(d.size).toBe(1);
+    d.sweep(200); // the marker's generation is dropped: the exchange is forgotten
+    expect(d.get('a')).toBeUndefined();
+  });
+
   test('never holds more than its capacity', () => {
     const d = new DedupCache(100, 1e9, 0);
     for (let i = 0; i < 10_000; i++) d.set(String(i), Buffer.alloc(1));
