@@ -37,9 +37,10 @@ export type DedupEntry = Buffer | PendingExchange;
  */
 export class ExchangeMarker implements PendingExchange {
   separate = false;
-  /** The generation whose arena holds the reply, once completed. */
-  generation: Generation | undefined = undefined;
-  located = 0;
+  /** The arena chunk holding the reply once completed, and where in it (small integers: no boxed number). */
+  chunk: Buffer | undefined = undefined;
+  offset = 0;
+  length = 0;
 }
 
 const CHUNK = 64 * 1024;
@@ -55,19 +56,25 @@ class Generation {
   used = CHUNK;
   bytes = 0;
 
+  /** Copies `reply` into the arena; returns where it went as one number (see SHIFT_*). */
   store(reply: Buffer): number {
+    const offset = this.append(reply);
+    return (this.chunks.length - 1) * SHIFT_CHUNK + offset * SHIFT_OFFSET + reply.length;
+  }
+
+  /** Copies `reply` into the last chunk (a new one when it does not fit); returns its offset there. */
+  append(reply: Buffer): number {
     const n = reply.length;
     if (n > CHUNK) throw new RangeError(`a ${n}-byte datagram does not fit a dedup chunk`);
     if (this.used + n > CHUNK) {
       this.chunks.push(Buffer.allocUnsafeSlow(CHUNK));
       this.used = 0;
     }
-    const index = this.chunks.length - 1;
-    reply.copy(this.chunks[index]!, this.used);
-    const located = index * SHIFT_CHUNK + this.used * SHIFT_OFFSET + n;
+    const offset = this.used;
+    reply.copy(this.chunks[this.chunks.length - 1]!, offset);
     this.used += n;
     this.bytes += n;
-    return located;
+    return offset;
   }
 
   load(located: number): Buffer {
@@ -80,7 +87,7 @@ class Generation {
   get(key: string): DedupEntry | undefined {
     const v = this.entries.get(key);
     if (typeof v === 'number') return this.load(v);
-    if (v instanceof ExchangeMarker && v.generation !== undefined) return v.generation.load(v.located);
+    if (v instanceof ExchangeMarker && v.chunk !== undefined) return v.chunk.subarray(v.offset, v.offset + v.length);
     return v;
   }
 }
@@ -133,8 +140,10 @@ export class DedupCache {
   complete(marker: ExchangeMarker, reply: Buffer): void {
     const young = this.young;
     if (young.bytes >= this.halfBytes) this.rotateNow();
-    marker.located = this.young.store(reply);
-    marker.generation = this.young;
+    const gen = this.young;
+    marker.offset = gen.append(reply);
+    marker.chunk = gen.chunks[gen.chunks.length - 1];
+    marker.length = reply.length;
   }
 
   get size(): number {
