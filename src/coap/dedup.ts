@@ -138,8 +138,7 @@ export class DedupCache {
    * found through the marker, wherever the marker is now (a rotation may have aged it).
    */
   complete(marker: ExchangeMarker, reply: Buffer): void {
-    const young = this.young;
-    if (young.bytes >= this.halfBytes) this.rotateNow();
+    if (this.young.bytes >= this.halfBytes) this.rotateNow();
     const gen = this.young;
     marker.offset = gen.append(reply);
     marker.chunk = gen.chunks[gen.chunks.length - 1];

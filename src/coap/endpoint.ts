@@ -144,9 +144,10 @@ interface Reply {
   readonly block2: BlockValue | undefined;
   readonly size2Requested: boolean;
   readonly block1Echo: Buffer | undefined;
-  /** The handler returned a Promise: a retransmission may have switched the exchange to a separate response. */
-  async: boolean;
-  /** The exchange as deduplication remembers it while an asynchronous handler runs. */
+  /**
+   * Set when the handler returned a Promise: the exchange as deduplication remembers it
+   * meanwhile (a retransmission may switch it to a separate response).
+   */
   marker: ExchangeMarker | undefined;
   /**
    * A Block2 GET without Observe: idempotent, and its answer is a slice of the handler's
@@ -598,7 +599,6 @@ class Endpoint implements CoapEndpoint {
       block2: undefined,
       size2Requested,
       block1Echo: undefined,
-      async: false,
       marker: undefined,
       replayable: false,
     };
@@ -671,7 +671,6 @@ class Endpoint implements CoapEndpoint {
             block2,
             size2Requested,
             block1Echo,
-            async: false,
             marker: undefined,
             replayable: block2 !== undefined && code === 1 /* GET */ && observe === undefined,
           };
@@ -685,7 +684,6 @@ class Endpoint implements CoapEndpoint {
     }
     if (result !== null && typeof result === 'object' && typeof (result as Promise<OutgoingResponse>).then === 'function') {
       ctx.marker = this.dedup.pending(key);
-      ctx.async = true;
       (result as Promise<OutgoingResponse>).then(
         (res) => this.respond(ctx, res),
         (err: unknown) => this.handlerFailed(ctx, err),
@@ -718,7 +716,7 @@ class Endpoint implements CoapEndpoint {
     let type: MessageType;
     let mid: number;
     // Only an asynchronous handler can have been overtaken by a retransmission.
-    const separate = ctx.async && ctx.confirmable && ctx.marker!.separate;
+    const separate = ctx.marker !== undefined && ctx.confirmable && ctx.marker.separate;
     if (!ctx.confirmable) {
       type = MessageType.NON;
       mid = this.nextMessageId();
@@ -740,7 +738,7 @@ class Endpoint implements CoapEndpoint {
     // transports a request that is idempotent". Block2 answers of a GET are not kept for
     // duplicates (a 1 KiB datagram per block: most of the dedup memory and ~20% of the CPU
     // of a firmware download); a duplicate is answered again from the shared payload.
-    this.sendReply(ctx, type, mid, datagram, separate, ctx.replayable && !ctx.async);
+    this.sendReply(ctx, type, mid, datagram, separate, ctx.replayable && ctx.marker === undefined);
   }
 
   private sendReply(ctx: Reply, type: MessageType, mid: number, datagram: Buffer, separate: boolean, replay = false): void {
@@ -761,7 +759,7 @@ class Endpoint implements CoapEndpoint {
 
   /** A response the endpoint makes itself (errors, 2.31). */
   private replyCode(ctx: Reply, code: number, options: CoapOption[], payload: Buffer | undefined): void {
-    const separate = ctx.async && ctx.confirmable && ctx.marker!.separate;
+    const separate = ctx.marker !== undefined && ctx.confirmable && ctx.marker.separate;
     const type = !ctx.confirmable ? MessageType.NON : separate ? MessageType.CON : MessageType.ACK;
     const mid = type === MessageType.ACK ? ctx.messageId : this.nextMessageId();
     const datagram = encode(type, code, mid, ctx.token, options, payload);
