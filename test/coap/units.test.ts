@@ -128,6 +128,20 @@ describe('deduplication memory', () => {
     expect(d.get('a')).toBeUndefined();
   });
 
+  test('finds every key of its two generations and none older, through rotations that reuse a filter', () => {
+    const d = new DedupCache(1000, 1e9, 0); // 500 keys per generation: rotations at 500, 1000 and 1500 keys
+    const key = (i: number) => `${i & 0xffff}|fe80::${(i * 7919).toString(16)}%eth0|${5683 + (i % 3)}`;
+    for (let i = 0; i < 1750; i++) d.set(key(i), Buffer.from([i & 255]));
+    const lost = [];
+    for (let i = 1000; i < 1750; i++) if (!Buffer.isBuffer(d.get(key(i)))) lost.push(i);
+    expect(lost).toEqual([]);
+    const kept = [];
+    for (let i = 0; i < 1000; i++) if (d.get(key(i)) !== undefined) kept.push(i);
+    expect(kept).toEqual([]);
+    // Never-seen keys are new, whatever the filters answer for them.
+    for (let i = 0; i < 5000; i++) expect(d.get(`new ${i}`)).toBeUndefined();
+  });
+
   test('never holds more than its capacity', () => {
     const d = new DedupCache(100, 1e9, 0);
     for (let i = 0; i < 10_000; i++) d.set(String(i), Buffer.alloc(1));

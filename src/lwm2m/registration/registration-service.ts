@@ -99,7 +99,7 @@ export class RegistrationService {
     const service = new RegistrationService(options);
     for (const rec of await options.store.list()) {
       service.seedId(rec.registrationId);
-      service.index(rec);
+      service.index(rec, service.byEndpoint.get(rec.endpoint));
     }
     await service.sweep();
     const interval = options.sweepIntervalMs ?? 1000;
@@ -273,7 +273,8 @@ export class RegistrationService {
     ]);
     // A de-registration or re-registration may have won the race while we committed.
     if (this.byId.get(id) !== previous) return reject(ResponseCode.NotFound, `no registration ${id}`);
-    this.index(rec);
+    // Still current (checked above): `previous` is the endpoint's registration.
+    this.index(rec, previous);
     this.emit({ type: 'updated', registration: rec, previous });
     return { code: ResponseCode.Changed };
   }
@@ -321,8 +322,12 @@ export class RegistrationService {
     }
   }
 
-  /** Makes `rec` the endpoint's registration, in place of `old` (looked up when not given). */
-  private index(rec: RegistrationRecord, old = this.byEndpoint.get(rec.endpoint)): void {
+  /**
+   * Makes `rec` the endpoint's registration, in place of `old` (the endpoint's current one,
+   * if any). Not a default parameter: `undefined` (a new endpoint, the usual case) would
+   * trigger a second lookup in a map of every device.
+   */
+  private index(rec: RegistrationRecord, old: RegistrationRecord | undefined): void {
     if (old && old.registrationId !== rec.registrationId) this.byId.delete(old.registrationId);
     this.byEndpoint.set(rec.endpoint, rec);
     this.byId.set(rec.registrationId, rec);
