@@ -247,7 +247,11 @@ export interface CoapEndpointOptions {
   readonly transmission?: Partial<TransmissionParameters>;
   /** Largest block size this endpoint uses or accepts (16..1024; default 1024). */
   readonly maxBlockSize?: number;
-  /** Upper bound on remembered (peer, MID) exchanges for deduplication. Default 100 000. */
+  /**
+   * Upper bound on remembered (peer, MID) exchanges for deduplication. Default 100 000.
+   * Besides the entries it costs two Bloom filters, together one to two bytes per exchange
+   * of the capacity (128 KiB at the default).
+   */
   readonly dedupCapacity?: number;
   /** Upper bound on the bytes of reply datagrams kept for deduplication. Default 32 MiB. */
   readonly dedupMaxBytes?: number;
