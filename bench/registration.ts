@@ -17,6 +17,11 @@
  * itself, JIT code, SQLite's page caches); "marginal" is the growth during the second half
  * divided by its devices — what one more registered device costs.
  *
+ * "main run+wait" and "writer run+wait" (Linux schedstat, per registration): how long the
+ * server's main thread and its SQLite writer thread were on a CPU, and how long they were
+ * runnable but waiting for one. On a machine with few cores the server's threads and the
+ * generator take turns; a large wait says the CPUs, not the server's design, set the rate.
+ *
  * Figures only; nothing here asserts a time.
  *
  *   npm run bench -- registration [--counts 10000,100000] [--in-flight 128] [--repeat 3]
@@ -27,7 +32,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { runLoad, type LoadRequestTemplate, type LoadStats } from './lib/load-generator';
-import { procCpuMicros, rssKiB, stop, waitForLine } from './lib/proc';
+import { procCpuMicros, rssKiB, stop, threadSchedstat, waitForLine } from './lib/proc';
 import { numberArg, stringArg } from './lib/args';
 
 const counts = stringArg('counts', '10000,100000').split(',').map(Number);
@@ -56,6 +61,23 @@ interface OursRun extends Run {
   readonly marginalPerDeviceB: number;
   readonly durable: number;
   readonly cpuPerRegUs: number;
+  /** Per registration: the main thread's and the writer's time on a CPU and waiting for one (µs). */
+  readonly threads: { mainRun: number; mainWait: number; writerRun: number; writerWait: number } | undefined;
+}
+
+/**
+ * The main thread's and the busiest other thread's (the SQLite writer under this load)
+ * CPU time and run-queue wait between two schedstat readings, per registration.
+ */
+function threadTimes(pid: number, before: ReturnType<typeof threadSchedstat>, after: ReturnType<typeof threadSchedstat>, n: number): OursRun['threads'] {
+  const delta = [...after].map(([tid, a]) => {
+    const b = before.get(tid) ?? { runNs: 0, waitNs: 0 };
+    return { tid, run: (a.runNs - b.runNs) / 1000 / n, wait: (a.waitNs - b.waitNs) / 1000 / n };
+  });
+  const main = delta.find((d) => d.tid === pid);
+  const writer = delta.filter((d) => d.tid !== pid).sort((x, y) => y.run - x.run)[0];
+  if (main === undefined || writer === undefined) return undefined;
+  return { mainRun: main.run, mainWait: main.wait, writerRun: writer.run, writerWait: writer.wait };
 }
 
 /** Registers `n` devices in two halves on `port`; `between` runs after the first half. */
@@ -80,10 +102,12 @@ async function ours(n: number): Promise<OursRun> {
     await new Promise((r) => setTimeout(r, 300));
     const before = rssKiB(child.pid!);
     const cpu0 = procCpuMicros(child.pid!);
+    const sched0 = threadSchedstat(child.pid!);
     let middle = NaN;
     const run = await register(port, n, () => (middle = rssKiB(child.pid!)));
     const after = rssKiB(child.pid!);
     const cpuPerRegUs = (procCpuMicros(child.pid!) - cpu0) / n;
+    const threads = threadTimes(child.pid!, sched0, threadSchedstat(child.pid!), n);
     await stop(child);
     const db = new Database(join(dataDir, 'lwm2m-fota.sqlite'), { readonly: true });
     const durable = db.prepare('SELECT count(*) FROM registrations').pluck().get() as number;
@@ -96,6 +120,7 @@ async function ours(n: number): Promise<OursRun> {
       marginalPerDeviceB: ((after - middle) * 1024) / (n - Math.floor(n / 2)),
       durable,
       cpuPerRegUs,
+      threads,
     };
   } finally {
     await stop(child);
@@ -131,7 +156,7 @@ async function main(): Promise<void> {
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
   process.stdout.write(`registration benchmark: ${inFlight} in flight, ${repeat} run(s) per count (medians), load average ${load}\n`);
   const rows: string[][] = [
-    ['devices', 'lwm2m-fota reg/s', 'runs', 'durable rows', 'timeouts', 'RSS before→after', 'RSS/device', 'marginal', 'CPU/reg', 'coap-rd reg/s', 'runs', 'timeouts', 'ratio'],
+    ['devices', 'lwm2m-fota reg/s', 'runs', 'durable rows', 'timeouts', 'RSS before→after', 'RSS/device', 'marginal', 'CPU/reg', 'main run+wait', 'writer run+wait', 'coap-rd reg/s', 'runs', 'timeouts', 'ratio'],
   ];
   for (const n of counts) {
     const a: OursRun[] = [];
@@ -153,6 +178,8 @@ async function main(): Promise<void> {
       `${m.rssPerDeviceB.toFixed(0)} B`,
       `${m.marginalPerDeviceB.toFixed(0)} B`,
       `${m.cpuPerRegUs.toFixed(1)} µs`,
+      m.threads ? `${m.threads.mainRun.toFixed(1)}+${m.threads.mainWait.toFixed(1)} µs` : 'n/a',
+      m.threads ? `${m.threads.writerRun.toFixed(1)}+${m.threads.writerWait.toFixed(1)} µs` : 'n/a',
       c ? String(c.perSecond) : 'n/a (coap-rd-notls missing)',
       b.map((r) => r.perSecond).join(' '),
       c ? String(c.timeouts) : '-',

@@ -1,7 +1,7 @@
 /** Process helpers the benchmarks share: /proc readings, free ports, child processes. */
 import type { ChildProcess } from 'node:child_process';
 import * as dgram from 'node:dgram';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 
 /** Resident set size of a process in KiB (NaN once it is gone). */
 export function rssKiB(pid: number): number {
@@ -22,6 +22,30 @@ export function procCpuMicros(pid: number): number {
   } catch {
     return NaN;
   }
+}
+
+/**
+ * Per thread of a process, from /proc/<pid>/task/<tid>/schedstat: nanoseconds spent on a
+ * CPU and waiting in a run queue for one (runnable, not running). Empty once it is gone or
+ * where the kernel keeps no schedstat.
+ */
+export function threadSchedstat(pid: number): Map<number, { runNs: number; waitNs: number }> {
+  const out = new Map<number, { runNs: number; waitNs: number }>();
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const [run, wait] = readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ');
+      out.set(Number(tid), { runNs: Number(run), waitNs: Number(wait) });
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
 }
 
 /** A UDP port free on ::1 right now. */
