@@ -15,15 +15,23 @@ export class EventBus {
   /** Appends and, once committed, notifies subscribers. Resolves with the stored event. */
   publish(event: NewEvent): Promise<StoredEvent> {
     return this.log.append(event).then((stored) => {
-      for (const l of this.listeners) {
-        try {
-          l(stored);
-        } catch {
-          // A subscriber's failure is its own; it must not stop the others or the publisher.
-        }
-      }
+      this.deliver(stored);
       return stored;
     });
+  }
+
+  /**
+   * Notifies subscribers of an event that is already durable in the log — one a store
+   * committed together with other data (RegistrationStore.putWithEvent).
+   */
+  deliver(stored: StoredEvent): void {
+    for (const l of this.listeners) {
+      try {
+        l(stored);
+      } catch {
+        // A subscriber's failure is its own; it must not stop the others or the publisher.
+      }
+    }
   }
 
   /** Live events from now on; returns the unsubscribe function. */

@@ -54,10 +54,27 @@ const CHUNK = 64 * 1024;
 /** A stored reply: chunk index × 2^32 + offset × 2^16 + length (all below 2^16 but the index). */
 const SHIFT_CHUNK = 2 ** 32;
 const SHIFT_OFFSET = 2 ** 16;
+/** In `located`: no reply stored (the entry holds a pending exchange). */
+const NO_REPLY = -1;
 
-/** One generation: its entries, the Bloom filter of their keys and the arena holding their replies. */
+/**
+ * One generation: its entries in an open-addressing table, the Bloom filter of their keys
+ * and the arena holding their replies.
+ *
+ * Entries are numbered in arrival order; entry `e` is `keys[e]` with either a reply
+ * (`located[e]`, see SHIFT_*) or a pending exchange (`pending[e]`). The table maps a key's
+ * hash to its entry: slot `i` holds the hash at `2i` and 1 + the entry number at `2i + 1`
+ * (0: empty), probed linearly, at most half full. An insert touches one table slot and
+ * appends to the entry arrays; a JS Map of the same size touched a bucket, a chain of
+ * entries and their key strings — each a cache miss at these sizes.
+ */
 class Generation {
-  readonly entries = new Map<string, number | PendingExchange>();
+  readonly keys: (string | undefined)[];
+  readonly pending: (PendingExchange | undefined)[];
+  readonly located: Float64Array;
+  readonly table: Int32Array;
+  readonly slotMask: number;
+  count = 0;
   /**
    * Bloom filter bits (a power of two of them). The first probe is the hash's low bits
    * (`mask`), the second the top bits of the hash times the golden ratio (`shift`).
@@ -71,16 +88,39 @@ class Generation {
   bytes = 0;
 
   /**
-   * `entries`: how many keys the generation holds at most (8 filter bits each); `reuse`, the
-   * filter of a dropped generation of the same size (cleared here).
+   * `capacity`: how many keys the generation holds at most (8 filter bits each); `reuse`, a
+   * dropped generation of the same capacity whose arrays are cleared and taken over.
    */
-  constructor(entries: number, reuse?: Int32Array) {
+  constructor(
+    readonly capacity: number,
+    reuse?: Generation,
+  ) {
     let log2 = 10;
-    while (2 ** log2 < entries * 8 && log2 < 30) log2++;
+    while (2 ** log2 < capacity * 8 && log2 < 30) log2++;
     const bits = 2 ** log2;
-    this.filter = reuse !== undefined && reuse.length * 32 === bits ? reuse.fill(0) : new Int32Array(bits / 32);
     this.mask = bits - 1;
     this.shift = 32 - log2;
+    let slots = 16;
+    while (slots < capacity * 2) slots *= 2;
+    this.slotMask = slots - 1;
+    if (reuse !== undefined && reuse.capacity === capacity) {
+      // Its entries are forgotten: the strings and exchanges they held go with them.
+      this.filter = reuse.filter.fill(0);
+      this.table = reuse.table.fill(0);
+      this.keys = reuse.keys.fill(undefined, 0, reuse.count);
+      this.pending = reuse.pending.fill(undefined, 0, reuse.count);
+      this.located = reuse.located;
+    } else {
+      this.filter = new Int32Array(bits / 32);
+      this.table = new Int32Array(slots * 2);
+      this.keys = [];
+      this.pending = [];
+      this.located = new Float64Array(capacity);
+    }
+  }
+
+  get full(): boolean {
+    return this.count >= this.capacity;
   }
 
   /** Whether `hash` may have been added (false: certainly not). */
@@ -91,12 +131,46 @@ class Generation {
     return (f[a >>> 5]! & (1 << (a & 31))) !== 0 && (f[b >>> 5]! & (1 << (b & 31))) !== 0;
   }
 
-  add(hash: number): void {
+  /** The entry number of `key` (hash `hash`), or -1. */
+  find(key: string, hash: number): number {
+    if (!this.mayHold(hash)) return -1;
+    const t = this.table;
+    for (let i = hash & this.slotMask; ; i = (i + 1) & this.slotMask) {
+      const e = t[2 * i + 1]!;
+      if (e === 0) return -1;
+      if (t[2 * i] === hash && this.keys[e - 1] === key) return e - 1;
+    }
+  }
+
+  /**
+   * Remembers `key` (not held yet) with a reply or a pending exchange; the caller checked
+   * that the generation is not full.
+   */
+  add(key: string, hash: number, value: DedupEntry): void {
     const a = hash & this.mask;
     const b = Math.imul(hash, 0x9e3779b1) >>> this.shift;
     const f = this.filter;
     f[a >>> 5]! |= 1 << (a & 31);
     f[b >>> 5]! |= 1 << (b & 31);
+    const t = this.table;
+    let i = hash & this.slotMask;
+    while (t[2 * i + 1] !== 0) i = (i + 1) & this.slotMask;
+    const e = this.count++;
+    t[2 * i] = hash;
+    t[2 * i + 1] = e + 1;
+    this.keys[e] = key;
+    this.put(e, value);
+  }
+
+  /** Sets entry `e`'s value. */
+  put(e: number, value: DedupEntry): void {
+    if (Buffer.isBuffer(value)) {
+      this.located[e] = this.store(value);
+      this.pending[e] = undefined;
+    } else {
+      this.located[e] = NO_REPLY;
+      this.pending[e] = value;
+    }
   }
 
   /** Copies `reply` into the arena; returns where it went as one number (see SHIFT_*). */
@@ -127,9 +201,11 @@ class Generation {
     return this.chunks[index]!.subarray(offset, offset + (rest - offset * SHIFT_OFFSET));
   }
 
-  get(key: string): DedupEntry | undefined {
-    const v = this.entries.get(key);
-    if (typeof v === 'number') return this.load(v);
+  /** Entry `e`'s reply or pending exchange. */
+  get(e: number): DedupEntry {
+    const located = this.located[e]!;
+    if (located !== NO_REPLY) return this.load(located);
+    const v = this.pending[e]!;
     if (v instanceof ExchangeMarker && v.chunk !== undefined) return v.chunk.subarray(v.offset, v.offset + v.length);
     return v;
   }
@@ -180,20 +256,25 @@ export class DedupCache {
   /** The reply (a view of the arena: send it, do not keep it) or the pending exchange. */
   get(key: string): DedupEntry | undefined {
     const h = this.hash(key);
-    const v = this.young.mayHold(h) ? this.young.get(key) : undefined;
-    if (v !== undefined) return v;
-    return this.old.mayHold(h) ? this.old.get(key) : undefined;
+    let e = this.young.find(key, h);
+    if (e >= 0) return this.young.get(e);
+    e = this.old.find(key, h);
+    return e >= 0 ? this.old.get(e) : undefined;
   }
 
   set(key: string, value: DedupEntry): void {
     const h = this.hash(key);
     let young = this.young;
-    if ((young.entries.size >= this.half || young.bytes >= this.halfBytes) && !(young.mayHold(h) && young.entries.has(key))) {
+    const e = young.find(key, h);
+    if (e >= 0) {
+      young.put(e, value);
+      return;
+    }
+    if (young.full || young.bytes >= this.halfBytes) {
       this.rotateNow();
       young = this.young;
     }
-    young.add(h);
-    young.entries.set(key, Buffer.isBuffer(value) ? young.store(value) : value);
+    young.add(key, h, value);
   }
 
   /** Remembers `key` as an exchange in progress; its reply comes later through {@link complete}. */
@@ -216,7 +297,7 @@ export class DedupCache {
   }
 
   get size(): number {
-    return this.young.entries.size + this.old.entries.size;
+    return this.young.count + this.old.count;
   }
 
   /** Called by the periodic sweep; rotates once `lifetimeMs` has passed since the last rotation. */
@@ -233,9 +314,9 @@ export class DedupCache {
   }
 
   private rotateNow(): void {
-    // The filter of the generation dropped is cleared and reused: no new 64 KiB per rotation.
+    // The arrays of the generation dropped are cleared and reused: nothing new per rotation.
     const dropped = this.old;
     this.old = this.young;
-    this.young = new Generation(this.half, dropped.filter);
+    this.young = new Generation(this.half, dropped);
   }
 }

@@ -265,6 +265,7 @@ export class SqliteStore implements Store {
 
     this.registrations = {
       put: (record) => this.#put(record),
+      putWithEvent: (record, event) => this.#putWithEvent(record, event),
       delete: (endpoint) => this.#delete(endpoint),
       get: (endpoint) => this.#read(() => rowToRecord(this.#getStmt.get(endpoint))),
       getById: (id) => this.#read(() => rowToRecord(this.#getByIdStmt.get(id))),
@@ -330,13 +331,36 @@ export class SqliteStore implements Store {
 
   #put(r: RegistrationRecord): Promise<void> {
     if (this.#closed) return Promise.reject(closedError());
-    const invalid = checkRecord(r);
-    if (invalid !== undefined) {
-      return Promise.reject(
-        new Lwm2mFotaError('ERR_STORE_WRITE', `invalid registration: ${invalid}`, { context: { endpoint: String(r?.endpoint) } }),
-      );
+    const invalid = recordError(r);
+    if (invalid !== undefined) return Promise.reject(invalid);
+    const b = this.#pending();
+    this.#queuePut(b, r);
+    if (b.putPromise === undefined) {
+      b.putPromise = new Promise<void>((res, rej) => {
+        b.putResolve = res;
+        b.putReject = rej;
+      });
+    }
+    return b.putPromise;
+  }
+
+  /** `put` and `append` in the same batch: one transaction stores both or neither. */
+  #putWithEvent(r: RegistrationRecord, event: NewEvent): Promise<StoredEvent> {
+    if (this.#closed) return Promise.reject(closedError());
+    const invalid = recordError(r);
+    if (invalid !== undefined) return Promise.reject(invalid);
+    let json: string | null;
+    try {
+      json = eventJson(event);
+    } catch (err) {
+      return Promise.reject(err);
     }
     const b = this.#pending();
+    this.#queuePut(b, r);
+    return this.#queueAppend(b, event, json);
+  }
+
+  #queuePut(b: Batch, r: RegistrationRecord): void {
     // Copied into the batch now: later changes to the record do not leak in.
     b.ops.push(
       this.#putStmt,
@@ -359,13 +383,6 @@ export class SqliteStore implements Store {
     b.args.push(undefined);
     b.resolves.push(undefined);
     b.rejects.push(undefined);
-    if (b.putPromise === undefined) {
-      b.putPromise = new Promise<void>((res, rej) => {
-        b.putResolve = res;
-        b.putReject = rej;
-      });
-    }
-    return b.putPromise;
   }
 
   #delete(endpoint: string): Promise<boolean> {
@@ -383,17 +400,16 @@ export class SqliteStore implements Store {
 
   #append(event: NewEvent): Promise<StoredEvent> {
     if (this.#closed) return Promise.reject(closedError());
-    let json: string | null = null;
+    let json: string | null;
     try {
-      const invalid = checkEvent(event);
-      if (invalid !== undefined) throw new Error(invalid);
-      // Serialised now, not at commit: a value that cannot be stored fails alone instead
-      // of failing the whole batch, and later mutation of `data` does not leak in.
-      if (event.data !== undefined) json = JSON.stringify(event.data);
+      json = eventJson(event);
     } catch (err) {
-      return Promise.reject(storeError('ERR_STORE_WRITE', `invalid event: ${(err as Error).message}`, err));
+      return Promise.reject(err);
     }
-    const b = this.#pending();
+    return this.#queueAppend(this.#pending(), event, json);
+  }
+
+  #queueAppend(b: Batch, event: NewEvent, json: string | null): Promise<StoredEvent> {
     const stored: StoredEvent = { id: 0, type: event.type, endpoint: event.endpoint, data: event.data ?? {}, time: event.time ?? Date.now() };
     return new Promise<StoredEvent>((res, rej) => {
       b.ops.push(this.#appendStmt, RESULT_ROWID | COALESCE, 4, stored.time, stored.type, stored.endpoint ?? null, json);
@@ -639,6 +655,28 @@ function checkRecord(r: RegistrationRecord): string | undefined {
   if (!isInt(r.registeredAt)) return 'registeredAt must be an integer (epoch ms)';
   if (!isInt(r.lastSeen)) return 'lastSeen must be an integer (epoch ms)';
   return undefined;
+}
+
+/** The error a record that cannot be stored is rejected with, or undefined. */
+function recordError(r: RegistrationRecord): Lwm2mFotaError | undefined {
+  const invalid = checkRecord(r);
+  if (invalid === undefined) return undefined;
+  return new Lwm2mFotaError('ERR_STORE_WRITE', `invalid registration: ${invalid}`, { context: { endpoint: String(r?.endpoint) } });
+}
+
+/**
+ * An event's `data` as the JSON to store (null without data); throws ERR_STORE_WRITE for an
+ * invalid event. Serialised when queued, not at commit: a value that cannot be stored fails
+ * alone instead of failing the whole batch, and later mutation of `data` does not leak in.
+ */
+function eventJson(event: NewEvent): string | null {
+  try {
+    const invalid = checkEvent(event);
+    if (invalid !== undefined) throw new Error(invalid);
+    return event.data === undefined ? null : JSON.stringify(event.data);
+  } catch (err) {
+    throw storeError('ERR_STORE_WRITE', `invalid event: ${(err as Error).message}`, err);
+  }
 }
 
 function checkEvent(e: NewEvent): string | undefined {

@@ -38,6 +38,12 @@ export interface RegistrationStore {
    * The record must not be mutated until the promise settles.
    */
   put(record: RegistrationRecord): Promise<void>;
+  /**
+   * `put`, and `event` appended to the event log in the same transaction: both are stored
+   * or neither. Resolves with the stored event (as EventLog.append does); rejects as `put`
+   * or `append` would, having stored nothing.
+   */
+  putWithEvent(record: RegistrationRecord, event: NewEvent): Promise<StoredEvent>;
   /** Remove the registration of an endpoint; resolves false when none was stored. */
   delete(endpoint: string): Promise<boolean>;
   get(endpoint: string): Promise<RegistrationRecord | undefined>;

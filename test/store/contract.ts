@@ -174,6 +174,31 @@ export function storeContract(name: string, open: OpenStore): void {
         expect((await store.registrations.getById('same'))?.endpoint).toBe('dev-1');
       });
 
+      it('stores a registration with its event (putWithEvent) and resolves with the stored event', async () => {
+        const before = await store.events.append({ type: 'marker' });
+        const rec = registration('dev-1');
+        const event = await store.registrations.putWithEvent(rec, { type: 'registered', endpoint: 'dev-1', time: 5, data: { registrationId: 'id-dev-1' } });
+        expect(event).toEqual({ id: expect.any(Number), type: 'registered', endpoint: 'dev-1', time: 5, data: { registrationId: 'id-dev-1' } });
+        expect(event.id).toBeGreaterThan(before.id);
+        expect(await store.registrations.get('dev-1')).toEqual(rec);
+        expect(await store.events.since(before.id)).toEqual([event]);
+      });
+
+      it('stores neither the registration nor its event when one of them cannot be stored', async () => {
+        await store.registrations.put(registration('dev-1', { registrationId: 'same' }));
+        const bad = { ...registration('dev-2'), lifetime: -1 };
+        const circular: Record<string, unknown> = {};
+        circular.self = circular;
+        await expectCode(store.registrations.putWithEvent(bad, { type: 'registered', endpoint: 'dev-2' }), 'ERR_STORE_WRITE');
+        await expectCode(store.registrations.putWithEvent(registration('dev-2'), { type: 'registered', data: circular }), 'ERR_STORE_WRITE');
+        await expectCode(store.registrations.putWithEvent(registration('dev-2'), { type: '' }), 'ERR_STORE_WRITE');
+        // The id belongs to dev-1: refused when committed, and the event goes with it.
+        await expectCode(store.registrations.putWithEvent(registration('dev-2', { registrationId: 'same' }), { type: 'registered', endpoint: 'dev-2' }), 'ERR_STORE_WRITE');
+        expect(await store.registrations.get('dev-2')).toBeUndefined();
+        expect(await store.registrations.count()).toBe(1);
+        expect(await store.events.since(0)).toEqual([]);
+      });
+
       it('rejects a malformed registration with ERR_STORE_WRITE and stores nothing', async () => {
         const bad = { ...registration('dev-1'), port: 'x' } as unknown as RegistrationRecord;
         await expectCode(store.registrations.put(bad), 'ERR_STORE_WRITE');

@@ -70,6 +70,44 @@ describe('RegistrationService over a real SQLite store', () => {
     expect(await store.registrations.count()).toBe(1);
   });
 
+  it('keeps only the last of registrations of one endpoint committed together, with or without an update in between', async () => {
+    const svc = await start();
+    const first = (await svc.handle(request({ method: 'POST', path: ['rd'], query: ['ep=dev1'], payload: LINKS }))).locationPath![1]!;
+    // Three registrations and an update of the first id, none awaited before the next: they commit together.
+    const answers = await Promise.all([
+      svc.handle(request({ method: 'POST', path: ['rd'], query: ['ep=dev1'], payload: LINKS })),
+      svc.handle(request({ method: 'POST', path: ['rd', first], query: ['lt=77'] })),
+      svc.handle(request({ method: 'POST', path: ['rd'], query: ['ep=dev1'], payload: LINKS })),
+      svc.handle(request({ method: 'POST', path: ['rd'], query: ['ep=dev1'], payload: LINKS })),
+    ]);
+    expect(answers.map((a) => a.code)).toEqual(['2.01', '4.04', '2.01', '2.01']);
+    const ids = [first, ...[answers[0]!, answers[2]!, answers[3]!].map((a) => a.locationPath![1]!)];
+    const last = ids[3]!;
+    expect(svc.get('dev1')?.registrationId).toBe(last);
+    // Every earlier id is gone: an update with it is refused and it is not found.
+    for (const id of ids.slice(0, 3)) {
+      expect(svc.getById(id)).toBeUndefined();
+      expect((await svc.handle(request({ method: 'POST', path: ['rd', id] }))).code).toBe('4.04');
+    }
+    expect((await svc.handle(request({ method: 'POST', path: ['rd', last] }))).code).toBe('2.04');
+    expect(svc.count()).toBe(1);
+    expect((await store.registrations.get('dev1'))?.registrationId).toBe(last);
+    // Then, alone again: a new registration replaces the last one without a second search.
+    const next = (await svc.handle(request({ method: 'POST', path: ['rd'], query: ['ep=dev1'], payload: LINKS }))).locationPath![1]!;
+    expect(svc.getById(last)).toBeUndefined();
+    expect(svc.getById(next)?.endpoint).toBe('dev1');
+  });
+
+  it('forgets nothing about an endpoint whose registration failed to commit', async () => {
+    const svc = await start();
+    const id = (await svc.handle(request({ method: 'POST', path: ['rd'], query: ['ep=dev1'], payload: LINKS }))).locationPath![1]!;
+    await store.close();
+    await expect(svc.handle(request({ method: 'POST', path: ['rd'], query: ['ep=dev1'], payload: LINKS }))).rejects.toMatchObject({ code: 'ERR_STORE_CLOSED' });
+    expect(svc.get('dev1')?.registrationId).toBe(id);
+    expect(svc.getById(id)?.endpoint).toBe('dev1');
+    store = openSqliteStore({ file: join(tmp.dir, 'db.sqlite') });
+  });
+
   it('update moves the address, changes lifetime and links, and restarts the lifetime', async () => {
     const svc = await start();
     const id = (await svc.handle(request({ method: 'POST', path: ['rd'], query: ['ep=d', 'lt=10'], payload: LINKS }))).locationPath![1]!;
