@@ -4,6 +4,7 @@ import { ContentFormat, ResponseCode } from '../../coap/types';
 import { isLwm2mFotaError } from '../../errors';
 import type { EventBus } from '../../events';
 import type { RegistrationRecord, RegistrationStore } from '../../store/types';
+import { RecordIndex } from './record-index';
 import {
   type Lwm2mVersion,
   RegistrationRejection,
@@ -65,8 +66,8 @@ function refusal(err: unknown): OutgoingResponse {
  * log — before the device gets its answer.
  */
 export class RegistrationService {
-  private readonly byEndpoint = new Map<string, RegistrationRecord>();
-  private readonly byId = new Map<string, RegistrationRecord>();
+  private readonly byEndpoint = new RecordIndex<RegistrationRecord>((r) => r.endpoint);
+  private readonly byId = new RecordIndex<RegistrationRecord>((r) => r.registrationId);
   /**
    * Min-heap of registrations by expiry. A record is stale once an update or a new
    * registration replaced it (it is no longer the endpoint's current record); stale
@@ -360,8 +361,8 @@ export class RegistrationService {
    */
   private index(rec: RegistrationRecord, old: RegistrationRecord | undefined): void {
     if (old && old.registrationId !== rec.registrationId) this.byId.delete(old.registrationId);
-    this.byEndpoint.set(rec.endpoint, rec);
-    this.byId.set(rec.registrationId, rec);
+    this.byEndpoint.set(rec);
+    this.byId.set(rec);
     this.pushHeap(rec);
   }
 
