@@ -4,6 +4,7 @@ import { ContentFormat, ResponseCode } from '../../coap/types';
 import { isLwm2mFotaError } from '../../errors';
 import type { EventBus } from '../../events';
 import type { RegistrationRecord, RegistrationStore } from '../../store/types';
+import { ExpiryHeap } from './expiry-heap';
 import { RecordIndex } from './record-index';
 import {
   type Lwm2mVersion,
@@ -73,7 +74,7 @@ export class RegistrationService {
    * registration replaced it (it is no longer the endpoint's current record); stale
    * records are skipped when they come out, and dropped by a rebuild once they are many.
    */
-  private readonly heap: RegistrationRecord[] = [];
+  private readonly heap = new ExpiryHeap<RegistrationRecord>();
   private readonly listeners = new Set<RegistrationListener>();
   private readonly store: RegistrationStore;
   private readonly events: EventBus;
@@ -329,8 +330,8 @@ export class RegistrationService {
     try {
       const now = this.clock.now();
       const due: RegistrationRecord[] = [];
-      while (this.heap.length > 0 && this.expiresAt(this.heap[0]!) <= now) {
-        const rec = this.popHeap();
+      while (this.heap.peekTime() <= now) {
+        const rec = this.heap.pop()!;
         if (this.byEndpoint.get(rec.endpoint) !== rec) continue;
         this.unindex(rec);
         due.push(rec);
@@ -434,44 +435,7 @@ export class RegistrationService {
 
   private pushHeap(rec: RegistrationRecord): void {
     // Updates leave stale records behind; rebuild once they are half as many as the live ones.
-    if (this.heap.length > 1.5 * this.byEndpoint.size + 1024) this.rebuildHeap();
-    const h = this.heap;
-    const at = this.expiresAt(rec);
-    h.push(rec);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (this.expiresAt(h[p]!) <= at) break;
-      h[i] = h[p]!;
-      i = p;
-    }
-    h[i] = rec;
-  }
-
-  private rebuildHeap(): void {
-    this.heap.length = 0;
-    for (const rec of this.byEndpoint.values()) this.heap.push(rec);
-    this.heap.sort((a, b) => this.expiresAt(a) - this.expiresAt(b)); // a sorted array is a valid min-heap
-  }
-
-  private popHeap(): RegistrationRecord {
-    const h = this.heap;
-    const top = h[0]!;
-    const last = h.pop()!;
-    if (h.length > 0) {
-      const lastAt = this.expiresAt(last);
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        if (l >= h.length) break;
-        const r = l + 1;
-        const c = r < h.length && this.expiresAt(h[r]!) < this.expiresAt(h[l]!) ? r : l;
-        if (this.expiresAt(h[c]!) >= lastAt) break;
-        h[i] = h[c]!;
-        i = c;
-      }
-      h[i] = last;
-    }
-    return top;
+    if (this.heap.size > 1.5 * this.byEndpoint.size + 1024) this.heap.reset(this.byEndpoint.values(), (r) => this.expiresAt(r));
+    this.heap.push(rec, this.expiresAt(rec));
   }
 }
