@@ -249,8 +249,10 @@ export interface CoapEndpointOptions {
   readonly maxBlockSize?: number;
   /**
    * Upper bound on remembered (peer, MID) exchanges for deduplication. Default 100 000.
-   * Besides the entries it costs two Bloom filters, together one to two bytes per exchange
-   * of the capacity (128 KiB at the default).
+   * The tables are sized for it when the endpoint starts: about 20 to 30 bytes per exchange
+   * of the capacity (hash slots, reply locations, Bloom filters; ~2.9 MiB at the default),
+   * taken from the system as they are first used. The keys and pending exchanges
+   * remembered cost heap besides.
    */
   readonly dedupCapacity?: number;
   /** Upper bound on the bytes of reply datagrams kept for deduplication. Default 32 MiB. */
