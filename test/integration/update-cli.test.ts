@@ -128,7 +128,7 @@ describe('lwm2m-fota update / status / cancel', () => {
     expect(d.firmwareVersion).toBe('1.0.0');
   });
 
-  test('update --wait --timeout stops waiting, exits 1 with ERR_CLI_TIMEOUT and leaves the update running', async () => {
+  test('update --wait --timeout stops waiting, ends with status 1 and ERR_CLI_TIMEOUT and leaves the update running', async () => {
     // The device takes 60 s to install: the job is still active when the wait gives up.
     const d = await device({ installDelayMs: 60_000 });
     const started = Date.now();

@@ -70,7 +70,7 @@ describe('RegistrationService over a real SQLite store', () => {
     expect(await store.registrations.count()).toBe(1);
   });
 
-  it('keeps only the last of registrations of one endpoint committed together, with or without an update in between', async () => {
+  it('keeps just the last of registrations of one endpoint committed together, with or without an update in between', async () => {
     const svc = await start();
     const first = (await svc.handle(request({ method: 'POST', path: ['rd'], query: ['ep=dev1'], payload: LINKS }))).locationPath![1]!;
     // Three registrations and an update of the first id, none awaited before the next: they commit together.
