@@ -12,18 +12,21 @@
  * which still covers a peer's retransmissions only when it uses short ACK timeouts; raise
  * `dedupCapacity` for sustained high rates.
  *
- * Replies are copied into the generation's arena (64 KiB chunks) and the map keeps a number
+ * Replies are copied into the generation's arena (64 KiB chunks) and the table keeps a number
  * locating them: a Buffer object per remembered reply would cost ~100 bytes of heap on top
  * of its bytes (measured: ~190 against ~285 bytes of heap per entry), and a fleet
  * registering at once leaves one entry per device for the whole exchange lifetime.
  *
- * Almost every message is new, so most lookups miss — in both generations, each a search
- * of a map of tens of thousands of keys (a few hundred nanoseconds each, mostly cache
- * misses). Each generation therefore also keeps a small Bloom filter of its keys (8 bits
- * per entry of its capacity, two probes): a key absent from both filters is new without
- * touching either map. A full filter answers "maybe" for a few percent of new keys
- * (measured 2.9% at the default capacity); those are looked up as before. It never answers "no" for a key it holds, so nothing is processed twice.
+ * Almost every message is new, so most lookups miss — in both generations, each a probe
+ * of a table of tens of thousands of entries (a cache miss each). Each generation
+ * therefore also keeps a small Bloom filter of its keys (8 bits per entry of its capacity,
+ * two probes): a key absent from both filters is new without touching either table. A
+ * full filter answers "maybe" for a few percent of new keys (measured 3.0% at the default
+ * capacity); those are looked up in the table. It never answers "no" for a key it holds,
+ * so nothing is processed twice.
  */
+
+import { hashString } from '../string-hash';
 
 /**
  * An exchange whose handler is still running. A retransmission that finds it switches the
@@ -39,8 +42,8 @@ export type DedupEntry = Buffer | PendingExchange;
 /**
  * The marker of an asynchronous exchange ({@link DedupCache.pending}): remembered once, and
  * when the answer goes out ({@link DedupCache.complete}) the marker itself learns where the
- * reply is kept — no second map operation per request (on a map of 50,000 keys each one
- * costs a few hundred nanoseconds, mostly cache misses).
+ * reply is kept — no second table operation per request (on a table of 50,000 keys each one
+ * costs a cache miss or more).
  */
 export class ExchangeMarker implements PendingExchange {
   separate = false;
@@ -211,13 +214,6 @@ class Generation {
   }
 }
 
-/** FNV-1a over the UTF-16 code units of `key`. */
-function hashKey(key: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  return h;
-}
-
 export class DedupCache {
   private young: Generation;
   private old: Generation;
@@ -226,7 +222,7 @@ export class DedupCache {
   private readonly halfBytes: number;
   /** The last key hashed and its hash: `set` usually follows `get` with the same string. */
   private lastKey = '';
-  private lastHash = hashKey('');
+  private lastHash = hashString('');
 
   /**
    * `capacity` bounds the entries, `maxBytes` the cached reply datagrams (Block2 answers are
@@ -248,7 +244,7 @@ export class DedupCache {
   private hash(key: string): number {
     if (key !== this.lastKey) {
       this.lastKey = key;
-      this.lastHash = hashKey(key);
+      this.lastHash = hashString(key);
     }
     return this.lastHash;
   }

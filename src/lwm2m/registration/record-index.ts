@@ -1,3 +1,5 @@
+import { hashString } from '../../string-hash';
+
 /**
  * An index of records by a string they carry (`keyOf`): the registration service's tables
  * of every device, by endpoint name and by registration id.
@@ -113,13 +115,4 @@ export class RecordIndex<V> {
       s[2 * i + 1] = old[k + 1]!;
     }
   }
-}
-
-/** FNV-1a over the UTF-16 code units, then a multiply-xorshift so that the low bits depend on every character. */
-export function hashString(key: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), 0x01000193);
-  h ^= h >>> 15;
-  h = Math.imul(h, 0x2c1b3c6d);
-  return h ^ (h >>> 12);
 }

@@ -1,4 +1,5 @@
-import { RecordIndex, hashString } from '../../../src/lwm2m/registration/record-index';
+import { RecordIndex } from '../../../src/lwm2m/registration/record-index';
+import { hashString } from '../../../src/string-hash';
 
 interface Rec {
   readonly key: string;
