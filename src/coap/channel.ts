@@ -5,8 +5,9 @@
  */
 import * as dgram from 'node:dgram';
 import * as dns from 'node:dns';
-import { isIPv4 } from 'node:net';
+import { isIP, isIPv4 } from 'node:net';
 import { Lwm2mFotaError } from '../errors';
+import { BatchedSocket, batchedUdpAvailable } from './batched-udp';
 import type { DatagramChannel, Peer } from './types';
 
 export type { DatagramChannel };
@@ -25,6 +26,11 @@ export interface UdpChannelOptions {
    * drop while the event loop is busy; the kernel caps the value at net.core.rmem_max.
    */
   readonly receiveBufferBytes?: number;
+  /**
+   * 'batched' (default where the add-on built: Linux) or 'dgram' (node:dgram). A host name
+   * instead of an IP literal always uses node:dgram.
+   */
+  readonly implementation?: 'batched' | 'dgram';
 }
 
 const DEFAULT_RECEIVE_BUFFER = 4 * 1024 * 1024;
@@ -53,48 +59,99 @@ export function canonicalAddress(address: string): string {
   return address.startsWith(V4_MAPPED) ? address : isIPv4(address) ? V4_MAPPED + address : address;
 }
 
+/** The socket under a UdpChannel: node:dgram, or the batched add-on. */
+interface SocketIo {
+  send(datagram: Buffer, port: number, address: string, callback?: (err: Error | null) => void): void;
+  address(): ChannelAddress;
+  close(): Promise<void>;
+}
+
+function dgramIo(socket: dgram.Socket): SocketIo {
+  return {
+    send: (datagram, port, address, callback) => {
+      if (callback) socket.send(datagram, port, address, callback);
+      else socket.send(datagram, port, address);
+    },
+    address: () => {
+      const a = socket.address();
+      return { address: a.address, port: a.port, family: a.family };
+    },
+    close: () => new Promise((resolve) => socket.close(() => resolve())),
+  };
+}
+
+function bindError(host: string, port: number, err: Error): Lwm2mFotaError {
+  return new Lwm2mFotaError('ERR_COAP_BIND', `cannot bind UDP ${host} port ${port}: ${err.message}`, { cause: err, context: { host, port } });
+}
+
 /**
- * Plain UDP on node:dgram. Dual stack by default (`udp6`, `ipv6Only: false`); never shares
- * its port (`reuseAddr: false`, unlike node-coap's default).
+ * A UDP socket. Dual stack by default (`ipv6Only: false`); never shares its port (no
+ * SO_REUSEADDR, unlike node-coap's default).
+ *
+ * On Linux, with the add-on built (`native/udp.c`), datagrams are received and sent in
+ * batches (recvmmsg/sendmmsg: `batched-udp.ts`); elsewhere, for a host name, or with
+ * `implementation: 'dgram'` or LWM2M_FOTA_UDP=dgram, it is node:dgram.
  */
 export class UdpChannel implements DatagramChannel {
   private listener: DatagramListener = () => {};
   private errorListener: (err: Error) => void = () => {};
   private closed = false;
   private readonly v6: boolean;
+  private readonly io: SocketIo;
 
   private constructor(
-    private readonly socket: dgram.Socket,
-    type: 'udp4' | 'udp6',
+    io: (onDatagram: DatagramListener, onError: (err: Error) => void) => SocketIo,
+    v6: boolean,
+    /** Which socket carries the datagrams. */
+    readonly implementation: 'batched' | 'dgram',
   ) {
-    this.v6 = type === 'udp6';
-    socket.on('message', (msg, rinfo) => this.listener(msg, rinfo));
-    socket.on('error', (err) => this.errorListener(err));
+    this.v6 = v6;
+    this.io = io(
+      (datagram, peer) => this.listener(datagram, peer),
+      (err) => this.errorListener(err),
+    );
   }
 
   /** Binds a socket. Throws ERR_COAP_BIND when the address is taken or invalid. */
   static async bind(options: UdpChannelOptions = {}): Promise<UdpChannel> {
     const host = options.host ?? '::';
     const port = options.port ?? 5683;
-    const type = isIPv4(host) ? 'udp4' : 'udp6';
-    const socket = dgram.createSocket({ type, reuseAddr: false, lookup: literalLookup, ...(type === 'udp6' ? { ipv6Only: false } : {}) });
+    const receiveBufferBytes = options.receiveBufferBytes ?? DEFAULT_RECEIVE_BUFFER;
+    const v6 = !isIPv4(host);
+    if (options.implementation !== 'dgram' && isIP(host) !== 0 && batchedUdpAvailable()) {
+      try {
+        return new UdpChannel((onDatagram, onError) => new BatchedSocket(host, port, receiveBufferBytes, onDatagram, onError), v6, 'batched');
+      } catch (err) {
+        throw bindError(host, port, err as Error);
+      }
+    }
+    const type = v6 ? 'udp6' : 'udp4';
+    const socket = dgram.createSocket({ type, reuseAddr: false, lookup: literalLookup, ...(v6 ? { ipv6Only: false } : {}) });
     await new Promise<void>((resolve, reject) => {
       const onError = (err: Error): void => {
         socket.close();
-        reject(new Lwm2mFotaError('ERR_COAP_BIND', `cannot bind UDP ${host} port ${port}: ${err.message}`, { cause: err, context: { host, port } }));
+        reject(bindError(host, port, err));
       };
       socket.once('error', onError);
       socket.bind({ port, address: host, exclusive: true }, () => {
         socket.removeListener('error', onError);
         try {
-          socket.setRecvBufferSize(options.receiveBufferBytes ?? DEFAULT_RECEIVE_BUFFER);
+          socket.setRecvBufferSize(receiveBufferBytes);
         } catch {
           // best effort: the kernel's default still works, it only drops bursts sooner
         }
         resolve();
       });
     });
-    return new UdpChannel(socket, type);
+    return new UdpChannel(
+      (onDatagram, onError) => {
+        socket.on('message', onDatagram);
+        socket.on('error', onError);
+        return dgramIo(socket);
+      },
+      v6,
+      'dgram',
+    );
   }
 
   send(datagram: Buffer, peer: Peer, callback?: (err: Error | null) => void): void {
@@ -112,8 +169,7 @@ export class UdpChannel implements DatagramChannel {
       address = address.slice(V4_MAPPED.length);
     }
     try {
-      if (callback) this.socket.send(datagram, peer.port, address, callback);
-      else this.socket.send(datagram, peer.port, address);
+      this.io.send(datagram, peer.port, address, callback);
     } catch (err) {
       // dgram throws synchronously for a bad port or a closed socket.
       if (callback) callback(err as Error);
@@ -130,13 +186,12 @@ export class UdpChannel implements DatagramChannel {
   }
 
   address(): ChannelAddress {
-    const a = this.socket.address();
-    return { address: a.address, port: a.port, family: a.family };
+    return this.io.address();
   }
 
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
     this.closed = true;
-    return new Promise((resolve) => this.socket.close(() => resolve()));
+    return this.io.close();
   }
 }

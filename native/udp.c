@@ -1,0 +1,539 @@
+/*
+ * Batched UDP for the CoAP endpoint (Linux): recvmmsg and sendmmsg on a non-blocking
+ * socket watched by the Node event loop (uv_poll). node:dgram makes one recvmsg, one
+ * 64 KiB allocation and one call into JavaScript per datagram received, and one sendmsg
+ * per datagram sent; here one system call and one call into JavaScript carry a batch.
+ *
+ * Memory is owned by JavaScript: `init` hands over four buffers shared by every socket of
+ * this environment (the receive area and its per-datagram lengths and ports, the send area
+ * and its offsets, lengths and ports). JavaScript copies each received datagram out during
+ * the callback and fills the send area before it calls `send`, so nothing here is kept
+ * between calls except the socket itself.
+ *
+ * Exports:
+ *   init(recvArea: Buffer, recvMeta: Int32Array, sendArea: Buffer, sendMeta: Int32Array,
+ *        sendErrors: Int32Array)
+ *   open(host, port, receiveBufferBytes, onReceive(count, addresses), onError(errno, syscall))
+ *        → socket                                    (throws { errno, code, syscall })
+ *   address(socket) → [address, port, family]
+ *   send(socket, first, count, addresses) → datagrams that failed (errno in sendErrors)
+ *   close(socket, onClosed())
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <node_api.h>
+#include <uv.h>
+
+/* Datagrams per recvmmsg and the room each gets: a UDP payload is at most 65,527 bytes. */
+#define RECV_BATCH 64
+#define RECV_SLOT 65536
+/* Datagrams per sendmmsg; JavaScript flushes before it queues more than this. */
+#define SEND_BATCH 256
+/* Receive rounds per readiness event before other work gets the loop back. */
+#define RECV_ROUNDS 8
+
+typedef struct {
+  uint8_t *recv_area;
+  int32_t *recv_meta; /* per datagram: length, port */
+  uint8_t *send_area;
+  int32_t *send_meta; /* per datagram: offset, length, port */
+  int32_t *send_errors;
+  napi_ref refs[5];
+  struct mmsghdr recv_msgs[RECV_BATCH];
+  struct iovec recv_iov[RECV_BATCH];
+  struct sockaddr_in6 recv_addr[RECV_BATCH];
+  struct mmsghdr send_msgs[SEND_BATCH];
+  struct iovec send_iov[SEND_BATCH];
+  struct sockaddr_in6 send_addr[SEND_BATCH];
+  int send_index[SEND_BATCH];
+} shared_t;
+
+typedef struct {
+  napi_env env;
+  shared_t *shared;
+  int fd;
+  int family;
+  int closing;
+  /* Freed when both the JavaScript handle is collected and the poll handle is closed. */
+  int holders;
+  uv_poll_t poll;
+  napi_ref on_receive;
+  napi_ref on_error;
+  napi_ref on_closed;
+  napi_ref resource;
+  napi_async_context context;
+} socket_t;
+
+#define CHECK(env, call)                                        \
+  do {                                                          \
+    if ((call) != napi_ok) {                                    \
+      napi_throw_error((env), "ERR_NATIVE_UDP", #call " failed"); \
+      return NULL;                                              \
+    }                                                           \
+  } while (0)
+
+static napi_value throw_errno(napi_env env, int err, const char *syscall) {
+  napi_value message, error, code, number, call;
+  char text[160];
+  snprintf(text, sizeof text, "%s %s (%s)", syscall, strerror(err), uv_err_name(uv_translate_sys_error(err)));
+  napi_create_string_utf8(env, text, NAPI_AUTO_LENGTH, &message);
+  napi_create_error(env, NULL, message, &error);
+  napi_create_string_utf8(env, uv_err_name(uv_translate_sys_error(err)), NAPI_AUTO_LENGTH, &code);
+  napi_create_int32(env, err, &number);
+  napi_create_string_utf8(env, syscall, NAPI_AUTO_LENGTH, &call);
+  napi_set_named_property(env, error, "code", code);
+  napi_set_named_property(env, error, "errno", number);
+  napi_set_named_property(env, error, "syscall", call);
+  napi_throw(env, error);
+  return NULL;
+}
+
+static shared_t *shared_of(napi_env env) {
+  shared_t *shared = NULL;
+  napi_get_instance_data(env, (void **)&shared);
+  return shared;
+}
+
+static void shared_free(napi_env env, void *data, void *hint) {
+  (void)hint;
+  shared_t *shared = data;
+  for (int i = 0; i < 5; i++)
+    if (shared->refs[i] != NULL) napi_delete_reference(env, shared->refs[i]);
+  free(shared);
+}
+
+/* A buffer or typed array's bytes, held by a reference so that they outlive the call. */
+static int hold_bytes(napi_env env, napi_value value, size_t min_bytes, napi_ref *ref, void **data) {
+  bool is_buffer = false, is_typed = false;
+  size_t length = 0;
+  napi_is_buffer(env, value, &is_buffer);
+  if (is_buffer) {
+    if (napi_get_buffer_info(env, value, data, &length) != napi_ok) return 0;
+  } else {
+    napi_is_typedarray(env, value, &is_typed);
+    if (!is_typed) return 0;
+    napi_typedarray_type type;
+    size_t count;
+    napi_value array_buffer;
+    size_t offset;
+    if (napi_get_typedarray_info(env, value, &type, &count, data, &array_buffer, &offset) != napi_ok) return 0;
+    if (type != napi_int32_array) return 0;
+    length = count * 4;
+  }
+  if (length < min_bytes) return 0;
+  return napi_create_reference(env, value, 1, ref) == napi_ok;
+}
+
+static napi_value init(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 5 || shared_of(env) != NULL) {
+    napi_throw_error(env, "ERR_NATIVE_UDP", "init takes five buffers, once");
+    return NULL;
+  }
+  shared_t *shared = calloc(1, sizeof *shared);
+  if (shared == NULL) {
+    napi_throw_error(env, "ERR_NATIVE_UDP", "out of memory");
+    return NULL;
+  }
+  if (!hold_bytes(env, argv[0], (size_t)RECV_BATCH * RECV_SLOT, &shared->refs[0], (void **)&shared->recv_area) ||
+      !hold_bytes(env, argv[1], RECV_BATCH * 2 * 4, &shared->refs[1], (void **)&shared->recv_meta) ||
+      !hold_bytes(env, argv[2], 1, &shared->refs[2], (void **)&shared->send_area) ||
+      !hold_bytes(env, argv[3], SEND_BATCH * 3 * 4, &shared->refs[3], (void **)&shared->send_meta) ||
+      !hold_bytes(env, argv[4], SEND_BATCH * 4, &shared->refs[4], (void **)&shared->send_errors)) {
+    shared_free(env, shared, NULL);
+    napi_throw_error(env, "ERR_NATIVE_UDP", "init: a buffer is missing or too small");
+    return NULL;
+  }
+  for (int i = 0; i < RECV_BATCH; i++) {
+    shared->recv_iov[i].iov_base = shared->recv_area + (size_t)i * RECV_SLOT;
+    shared->recv_iov[i].iov_len = RECV_SLOT;
+  }
+  if (napi_set_instance_data(env, shared, shared_free, NULL) != napi_ok) {
+    shared_free(env, shared, NULL);
+    napi_throw_error(env, "ERR_NATIVE_UDP", "init: cannot keep the buffers");
+    return NULL;
+  }
+  return NULL;
+}
+
+/* Calls a JavaScript callback the way Node calls its own I/O callbacks (ticks and microtasks run after). */
+static void call_back(socket_t *s, napi_ref ref, size_t argc, napi_value *argv) {
+  napi_env env = s->env;
+  napi_value fn, resource, ignored;
+  if (ref == NULL || napi_get_reference_value(env, ref, &fn) != napi_ok || fn == NULL) return;
+  napi_get_reference_value(env, s->resource, &resource);
+  if (napi_make_callback(env, s->context, resource, fn, argc, argv, &ignored) == napi_pending_exception) {
+    napi_value exception;
+    napi_get_and_clear_last_exception(env, &exception);
+    napi_fatal_exception(env, exception);
+  }
+}
+
+static void report_error(socket_t *s, int err, const char *syscall) {
+  napi_value argv[2];
+  napi_create_int32(s->env, err, &argv[0]);
+  napi_create_string_utf8(s->env, syscall, NAPI_AUTO_LENGTH, &argv[1]);
+  call_back(s, s->on_error, 2, argv);
+}
+
+/* The peer's address as node:dgram spells it (an IPv4 peer of a dual-stack socket is ::ffff:a.b.c.d). */
+static napi_value address_string(napi_env env, const struct sockaddr_in6 *addr, int *port) {
+  char text[INET6_ADDRSTRLEN];
+  napi_value value = NULL;
+  if (addr->sin6_family == AF_INET6) {
+    inet_ntop(AF_INET6, &addr->sin6_addr, text, sizeof text);
+    *port = ntohs(addr->sin6_port);
+  } else {
+    const struct sockaddr_in *v4 = (const struct sockaddr_in *)addr;
+    inet_ntop(AF_INET, &v4->sin_addr, text, sizeof text);
+    *port = ntohs(v4->sin_port);
+  }
+  napi_create_string_latin1(env, text, NAPI_AUTO_LENGTH, &value);
+  return value;
+}
+
+static void on_readable(uv_poll_t *handle, int status, int events) {
+  socket_t *s = handle->data;
+  shared_t *sh = s->shared;
+  napi_env env = s->env;
+  (void)events;
+  napi_handle_scope scope;
+  if (napi_open_handle_scope(env, &scope) != napi_ok) return;
+  if (status < 0) {
+    report_error(s, -status, "poll");
+    napi_close_handle_scope(env, scope);
+    return;
+  }
+  for (int round = 0; round < RECV_ROUNDS && !s->closing; round++) {
+    for (int i = 0; i < RECV_BATCH; i++) {
+      struct msghdr *h = &sh->recv_msgs[i].msg_hdr;
+      memset(h, 0, sizeof *h);
+      h->msg_name = &sh->recv_addr[i];
+      h->msg_namelen = sizeof sh->recv_addr[i];
+      h->msg_iov = &sh->recv_iov[i];
+      h->msg_iovlen = 1;
+    }
+    int n = recvmmsg(s->fd, sh->recv_msgs, RECV_BATCH, MSG_DONTWAIT, NULL);
+    if (n < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) report_error(s, errno, "recvmmsg");
+      break;
+    }
+    if (n == 0) break;
+    napi_handle_scope inner;
+    napi_open_handle_scope(env, &inner);
+    napi_value addresses, count;
+    napi_create_array_with_length(env, (size_t)n, &addresses);
+    napi_value previous = NULL;
+    for (int i = 0; i < n; i++) {
+      int port = 0;
+      napi_value address;
+      /* Consecutive datagrams from one host share its string (the port is kept apart). */
+      if (previous != NULL && i > 0 && sh->recv_addr[i].sin6_family == sh->recv_addr[i - 1].sin6_family &&
+          (sh->recv_addr[i].sin6_family == AF_INET6
+               ? memcmp(&sh->recv_addr[i].sin6_addr, &sh->recv_addr[i - 1].sin6_addr, 16) == 0
+               : ((struct sockaddr_in *)&sh->recv_addr[i])->sin_addr.s_addr ==
+                     ((struct sockaddr_in *)&sh->recv_addr[i - 1])->sin_addr.s_addr)) {
+        address = previous;
+        port = sh->recv_addr[i].sin6_family == AF_INET6 ? ntohs(sh->recv_addr[i].sin6_port)
+                                                        : ntohs(((struct sockaddr_in *)&sh->recv_addr[i])->sin_port);
+      } else {
+        address = address_string(env, &sh->recv_addr[i], &port);
+      }
+      previous = address;
+      napi_set_element(env, addresses, (uint32_t)i, address);
+      sh->recv_meta[2 * i] = (int32_t)sh->recv_msgs[i].msg_len;
+      sh->recv_meta[2 * i + 1] = port;
+    }
+    napi_create_int32(env, n, &count);
+    napi_value argv[2] = {count, addresses};
+    call_back(s, s->on_receive, 2, argv);
+    napi_close_handle_scope(env, inner);
+    if (n < RECV_BATCH) break;
+  }
+  napi_close_handle_scope(env, scope);
+}
+
+static void socket_release(socket_t *s) {
+  if (--s->holders == 0) free(s);
+}
+
+static void socket_finalize(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  socket_release(data);
+}
+
+static void socket_free(uv_handle_t *handle) {
+  socket_t *s = handle->data;
+  napi_env env = s->env;
+  napi_handle_scope scope;
+  int scoped = napi_open_handle_scope(env, &scope) == napi_ok;
+  if (s->fd >= 0) close(s->fd);
+  s->fd = -1;
+  if (scoped) call_back(s, s->on_closed, 0, NULL);
+  if (s->on_receive) napi_delete_reference(env, s->on_receive);
+  if (s->on_error) napi_delete_reference(env, s->on_error);
+  if (s->on_closed) napi_delete_reference(env, s->on_closed);
+  if (s->resource) napi_delete_reference(env, s->resource);
+  if (s->context) napi_async_destroy(env, s->context);
+  s->on_receive = s->on_error = s->on_closed = s->resource = NULL;
+  s->context = NULL;
+  if (scoped) napi_close_handle_scope(env, scope);
+  socket_release(s);
+}
+
+/* At environment teardown (process or worker exit) a socket still open is closed without callbacks. */
+static void socket_cleanup(void *data) {
+  socket_t *s = data;
+  if (s->closing) return;
+  s->closing = 1;
+  uv_poll_stop(&s->poll);
+  if (s->fd >= 0) close(s->fd);
+  s->fd = -1;
+}
+
+static int parse_address(const char *text, int port, struct sockaddr_in6 *out, socklen_t *len, int family) {
+  memset(out, 0, sizeof *out);
+  if (family == AF_INET6) {
+    if (inet_pton(AF_INET6, text, &out->sin6_addr) != 1) return 0;
+    out->sin6_family = AF_INET6;
+    out->sin6_port = htons((uint16_t)port);
+    *len = sizeof(struct sockaddr_in6);
+    return 1;
+  }
+  struct sockaddr_in *v4 = (struct sockaddr_in *)out;
+  if (inet_pton(AF_INET, text, &v4->sin_addr) != 1) return 0;
+  v4->sin_family = AF_INET;
+  v4->sin_port = htons((uint16_t)port);
+  *len = sizeof(struct sockaddr_in);
+  return 1;
+}
+
+static napi_value open_socket(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  char host[INET6_ADDRSTRLEN + 1];
+  size_t host_len = 0;
+  int32_t port = 0, rcvbuf = 0;
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  shared_t *sh = shared_of(env);
+  if (sh == NULL || argc < 5) {
+    napi_throw_error(env, "ERR_NATIVE_UDP", "open before init, or too few arguments");
+    return NULL;
+  }
+  if (napi_get_value_string_latin1(env, argv[0], host, sizeof host, &host_len) != napi_ok ||
+      napi_get_value_int32(env, argv[1], &port) != napi_ok || napi_get_value_int32(env, argv[2], &rcvbuf) != napi_ok ||
+      port < 0 || port > 65535) {
+    napi_throw_type_error(env, "ERR_NATIVE_UDP", "open(host, port, receiveBufferBytes, onReceive, onError)");
+    return NULL;
+  }
+  struct sockaddr_in6 addr;
+  socklen_t addr_len;
+  int family = strchr(host, ':') != NULL ? AF_INET6 : AF_INET;
+  if (!parse_address(host, port, &addr, &addr_len, family)) return throw_errno(env, EINVAL, "bind");
+  int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return throw_errno(env, errno, "socket");
+  if (family == AF_INET6) {
+    int off = 0;
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+  }
+  if (bind(fd, (struct sockaddr *)&addr, addr_len) != 0) {
+    int err = errno;
+    close(fd);
+    return throw_errno(env, err, "bind");
+  }
+  if (rcvbuf > 0) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf); /* best effort */
+
+  socket_t *s = calloc(1, sizeof *s);
+  if (s == NULL) {
+    close(fd);
+    napi_throw_error(env, "ERR_NATIVE_UDP", "out of memory");
+    return NULL;
+  }
+  s->env = env;
+  s->shared = sh;
+  s->fd = fd;
+  s->family = family;
+  s->holders = 2;
+  napi_value resource, name, external;
+  napi_create_object(env, &resource);
+  napi_create_string_utf8(env, "lwm2m-fota:udp", NAPI_AUTO_LENGTH, &name);
+  if (napi_create_reference(env, argv[3], 1, &s->on_receive) != napi_ok ||
+      napi_create_reference(env, argv[4], 1, &s->on_error) != napi_ok ||
+      napi_create_reference(env, resource, 1, &s->resource) != napi_ok ||
+      napi_async_init(env, resource, name, &s->context) != napi_ok) {
+    close(fd);
+    free(s);
+    napi_throw_error(env, "ERR_NATIVE_UDP", "cannot keep the callbacks");
+    return NULL;
+  }
+  uv_loop_t *loop;
+  napi_get_uv_event_loop(env, &loop);
+  int rc = uv_poll_init(loop, &s->poll, fd);
+  if (rc == 0) rc = uv_poll_start(&s->poll, UV_READABLE, on_readable);
+  if (rc != 0) {
+    close(fd);
+    free(s);
+    napi_throw_error(env, "ERR_NATIVE_UDP", uv_strerror(rc));
+    return NULL;
+  }
+  s->poll.data = s;
+  napi_add_env_cleanup_hook(env, socket_cleanup, s);
+  CHECK(env, napi_create_external(env, s, socket_finalize, NULL, &external));
+  return external;
+}
+
+static socket_t *socket_arg(napi_env env, napi_value value) {
+  socket_t *s = NULL;
+  napi_valuetype type;
+  if (napi_typeof(env, value, &type) != napi_ok || type != napi_external) return NULL;
+  napi_get_value_external(env, value, (void **)&s);
+  return s;
+}
+
+static napi_value socket_address(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1], result, port_value, family_value;
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  socket_t *s = socket_arg(env, argv[0]);
+  if (s == NULL || s->fd < 0) {
+    napi_throw_error(env, "ERR_NATIVE_UDP", "address: not an open socket");
+    return NULL;
+  }
+  struct sockaddr_in6 addr;
+  socklen_t len = sizeof addr;
+  if (getsockname(s->fd, (struct sockaddr *)&addr, &len) != 0) return throw_errno(env, errno, "getsockname");
+  int port = 0;
+  napi_value address = address_string(env, &addr, &port);
+  napi_create_array_with_length(env, 3, &result);
+  napi_create_int32(env, port, &port_value);
+  napi_create_string_latin1(env, addr.sin6_family == AF_INET6 ? "IPv6" : "IPv4", NAPI_AUTO_LENGTH, &family_value);
+  napi_set_element(env, result, 0, address);
+  napi_set_element(env, result, 1, port_value);
+  napi_set_element(env, result, 2, family_value);
+  return result;
+}
+
+/* Waits up to `ms` for room in the socket's send buffer. */
+static int wait_writable(int fd, int ms) {
+  struct pollfd p = {.fd = fd, .events = POLLOUT};
+  return poll(&p, 1, ms) > 0;
+}
+
+/*
+ * send(socket, first, count, addresses): datagram i (first <= i < first + count) is
+ * send_area[offset .. offset + length) to addresses[i] port; returns how many failed, with
+ * their errno in send_errors[i - first] (0 for the ones sent).
+ */
+static napi_value socket_send(napi_env env, napi_callback_info info) {
+  size_t argc = 4;
+  napi_value argv[4], result;
+  int32_t first = 0, count = 0;
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  socket_t *s = argc == 4 ? socket_arg(env, argv[0]) : NULL;
+  shared_t *sh = shared_of(env);
+  if (s == NULL || sh == NULL || napi_get_value_int32(env, argv[1], &first) != napi_ok ||
+      napi_get_value_int32(env, argv[2], &count) != napi_ok || first < 0 || count < 0 || count > SEND_BATCH) {
+    napi_throw_error(env, "ERR_NATIVE_UDP", "send(socket, first, count, addresses)");
+    return NULL;
+  }
+  int failed = 0, m = 0;
+  for (int i = 0; i < count; i++) {
+    sh->send_errors[i] = 0;
+    if (s->closing || s->fd < 0) {
+      sh->send_errors[i] = EBADF;
+      failed++;
+      continue;
+    }
+    napi_value value;
+    char text[INET6_ADDRSTRLEN + 1];
+    size_t text_len = 0;
+    socklen_t addr_len = 0;
+    int32_t *meta = &sh->send_meta[3 * (first + i)];
+    if (napi_get_element(env, argv[3], (uint32_t)(first + i), &value) != napi_ok ||
+        napi_get_value_string_latin1(env, value, text, sizeof text, &text_len) != napi_ok ||
+        text_len >= sizeof text - 1 || meta[2] < 0 || meta[2] > 65535 ||
+        !parse_address(text, meta[2], &sh->send_addr[m], &addr_len, s->family)) {
+      sh->send_errors[i] = EINVAL;
+      failed++;
+      continue;
+    }
+    struct msghdr *h = &sh->send_msgs[m].msg_hdr;
+    memset(h, 0, sizeof *h);
+    sh->send_iov[m].iov_base = sh->send_area + meta[0];
+    sh->send_iov[m].iov_len = (size_t)meta[1];
+    h->msg_name = &sh->send_addr[m];
+    h->msg_namelen = addr_len;
+    h->msg_iov = &sh->send_iov[m];
+    h->msg_iovlen = 1;
+    sh->send_index[m] = i;
+    m++;
+  }
+  int done = 0, waits = 0;
+  while (done < m) {
+    int r = sendmmsg(s->fd, &sh->send_msgs[done], (unsigned)(m - done), 0);
+    if (r > 0) {
+      done += r;
+      continue;
+    }
+    int err = r < 0 ? errno : EIO;
+    if (err == EINTR) continue;
+    if ((err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) && waits < 10 && wait_writable(s->fd, 10)) {
+      waits++;
+      continue;
+    }
+    /* This datagram cannot go: say why, and go on with the rest. */
+    sh->send_errors[sh->send_index[done]] = err;
+    failed++;
+    done++;
+  }
+  napi_create_int32(env, failed, &result);
+  return result;
+}
+
+static napi_value socket_close(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  socket_t *s = argc == 2 ? socket_arg(env, argv[0]) : NULL;
+  if (s == NULL || s->closing) {
+    napi_throw_error(env, "ERR_NATIVE_UDP", "close: not an open socket");
+    return NULL;
+  }
+  s->closing = 1;
+  napi_remove_env_cleanup_hook(env, socket_cleanup, s);
+  CHECK(env, napi_create_reference(env, argv[1], 1, &s->on_closed));
+  uv_poll_stop(&s->poll);
+  uv_close((uv_handle_t *)&s->poll, socket_free);
+  return NULL;
+}
+
+NAPI_MODULE_INIT() {
+  napi_property_descriptor props[] = {
+      {"init", NULL, init, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"open", NULL, open_socket, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"address", NULL, socket_address, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"send", NULL, socket_send, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"close", NULL, socket_close, NULL, NULL, NULL, napi_enumerable, NULL},
+  };
+  napi_value batch;
+  napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
+  napi_create_int32(env, RECV_BATCH, &batch);
+  napi_set_named_property(env, exports, "RECV_BATCH", batch);
+  napi_create_int32(env, RECV_SLOT, &batch);
+  napi_set_named_property(env, exports, "RECV_SLOT", batch);
+  napi_create_int32(env, SEND_BATCH, &batch);
+  napi_set_named_property(env, exports, "SEND_BATCH", batch);
+  return exports;
+}
