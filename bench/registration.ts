@@ -11,6 +11,13 @@
  * Each count runs `--repeat` times (default 3), the two servers alternating, and the table
  * gives the median rates: the machine is shared and single runs vary by ±20%.
  *
+ * Before the N measured devices, each server (both alike) first registers `--warmup` other
+ * devices (default 5,000; `--warmup 0` measures from a cold start). A server that has run
+ * for a while has compiled its hot paths; without this, 10,000 devices measure mostly how
+ * fast V8's JIT warms up, on our side and in the Node load generator that both servers
+ * share. Only the N devices count in the rate, the CPU and the RSS figures; the server
+ * then holds N + warm-up devices, and "durable rows" counts them all.
+ *
  * The devices register in two halves (two generator processes, fresh names each), so that
  * memory is reported twice: "RSS/device" is the whole growth over all N devices, which
  * includes what any server grows by under load once (the V8 young generation sizing
@@ -24,7 +31,7 @@
  *
  * Figures only; nothing here asserts a time.
  *
- *   npm run bench -- registration [--counts 10000,100000] [--in-flight 128] [--repeat 3]
+ *   npm run bench -- registration [--counts 10000,100000] [--in-flight 128] [--repeat 3] [--warmup 5000]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -38,6 +45,7 @@ import { numberArg, stringArg } from './lib/args';
 const counts = stringArg('counts', '10000,100000').split(',').map(Number);
 const inFlight = numberArg('in-flight', 128, true);
 const repeat = numberArg('repeat', 3, true);
+const warmup = numberArg('warmup', 5000, true, true);
 const CLI = join(__dirname, '..', 'src', 'cli', 'main.js');
 
 const REGISTER: LoadRequestTemplate = {
@@ -47,6 +55,14 @@ const REGISTER: LoadRequestTemplate = {
   payload: '</1/0>,</3/0>,</5/0>',
   contentFormat: 40,
 };
+
+/** The warm-up's devices: other names, the same requests. */
+const WARMUP: LoadRequestTemplate = { ...REGISTER, query: ['ep=warmup-{unique}', ...REGISTER.query!.slice(1)] };
+
+/** Registers the warm-up devices (none when --warmup 0); not measured. */
+async function warm(port: number): Promise<void> {
+  if (warmup > 0) await runLoad({ host: '::1', port, inFlight, total: warmup, timeoutMs: 5000, request: WARMUP });
+}
 
 /** Both halves of one run: rate over their measured time together, timeouts summed. */
 interface Run {
@@ -100,6 +116,7 @@ async function ours(n: number): Promise<OursRun> {
     const m = await waitForLine(child, /coap:\/\/\[[^\]]*\]:(\d+)/, 20_000);
     const port = Number(m[1]);
     await new Promise((r) => setTimeout(r, 300));
+    await warm(port);
     const before = rssKiB(child.pid!);
     const cpu0 = procCpuMicros(child.pid!);
     const sched0 = threadSchedstat(child.pid!);
@@ -142,6 +159,7 @@ async function libcoap(n: number): Promise<Run | undefined> {
   });
   if (failed) return undefined;
   try {
+    await warm(port);
     return await register(port, n);
   } finally {
     await stop(child);
@@ -154,7 +172,9 @@ function median<T>(runs: T[], key: (r: T) => number): T {
 
 async function main(): Promise<void> {
   const load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
-  process.stdout.write(`registration benchmark: ${inFlight} in flight, ${repeat} run(s) per count (medians), load average ${load}\n`);
+  process.stdout.write(
+    `registration benchmark: ${inFlight} in flight, ${repeat} run(s) per count (medians), ${warmup} warm-up registrations per server before each run, load average ${load}\n`,
+  );
   const rows: string[][] = [
     ['devices', 'lwm2m-fota reg/s', 'runs', 'durable rows', 'timeouts', 'RSS before→after', 'RSS/device', 'marginal', 'CPU/reg', 'main run+wait', 'writer run+wait', 'coap-rd reg/s', 'runs', 'timeouts', 'ratio'],
   ];
@@ -172,7 +192,7 @@ async function main(): Promise<void> {
       String(n),
       String(m.perSecond),
       a.map((r) => r.perSecond).join(' '),
-      `${Math.min(...a.map((r) => r.durable))}/${n}`,
+      `${Math.min(...a.map((r) => r.durable))}/${n + warmup}`,
       String(m.timeouts),
       `${m.rssBeforeMiB.toFixed(0)}→${m.rssAfterMiB.toFixed(0)} MiB`,
       `${m.rssPerDeviceB.toFixed(0)} B`,

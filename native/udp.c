@@ -4,19 +4,20 @@
  * 64 KiB allocation and one call into JavaScript per datagram received, and one sendmsg
  * per datagram sent; here one system call and one call into JavaScript carry a batch.
  *
- * Memory is owned by JavaScript: `init` hands over four buffers shared by every socket of
- * this environment (the receive area and its per-datagram lengths and ports, the send area
- * and its offsets, lengths and ports). JavaScript copies each received datagram out during
- * the callback and fills the send area before it calls `send`, so nothing here is kept
- * between calls except the socket itself.
+ * Datagram memory is owned by JavaScript: a socket is opened with the receive area (a slot
+ * of RECV_SLOT bytes per datagram) and an Int32Array for each datagram's length and port,
+ * and JavaScript copies each datagram out during the callback; `send` is given the area
+ * JavaScript has copied the datagrams into, with their offsets, lengths and ports. Only the
+ * message headers for the system calls live here (per environment: one thread's calls never
+ * overlap).
  *
  * Exports:
- *   init(recvArea: Buffer, recvMeta: Int32Array, sendArea: Buffer, sendMeta: Int32Array,
- *        sendErrors: Int32Array)
- *   open(host, port, receiveBufferBytes, onReceive(count, addresses), onError(errno, syscall))
- *        → socket                                    (throws { errno, code, syscall })
+ *   open(host, port, receiveBufferBytes, recvArea: Buffer, recvMeta: Int32Array,
+ *        onReceive(index, address), onError(errno, syscall)) → socket
+ *                                                     (throws { errno, code, syscall })
  *   address(socket) → [address, port, family]
- *   send(socket, first, count, addresses) → datagrams that failed (errno in sendErrors)
+ *   send(socket, first, count, addresses, sendArea: Buffer, sendMeta: Int32Array,
+ *        sendErrors: Int32Array) → how many failed (their errno in sendErrors[i - first])
  *   close(socket, onClosed())
  */
 #define _GNU_SOURCE
@@ -41,13 +42,8 @@
 /* Receive rounds per readiness event before other work gets the loop back. */
 #define RECV_ROUNDS 8
 
+/* System-call scratch of one environment (thread); nothing in it outlives a call. */
 typedef struct {
-  uint8_t *recv_area;
-  int32_t *recv_meta; /* per datagram: length, port */
-  uint8_t *send_area;
-  int32_t *send_meta; /* per datagram: offset, length, port */
-  int32_t *send_errors;
-  napi_ref refs[5];
   struct mmsghdr recv_msgs[RECV_BATCH];
   struct iovec recv_iov[RECV_BATCH];
   struct sockaddr_in6 recv_addr[RECV_BATCH];
@@ -60,6 +56,9 @@ typedef struct {
 typedef struct {
   napi_env env;
   shared_t *shared;
+  uint8_t *recv_area; /* RECV_BATCH slots of RECV_SLOT bytes */
+  int32_t *recv_meta; /* per datagram: length, port */
+  napi_ref recv_refs[2];
   int fd;
   int family;
   int closing;
@@ -97,74 +96,45 @@ static napi_value throw_errno(napi_env env, int err, const char *syscall) {
   return NULL;
 }
 
+static void shared_free(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  free(data);
+}
+
+/* This environment's scratch, made on first use (NULL when out of memory). */
 static shared_t *shared_of(napi_env env) {
   shared_t *shared = NULL;
   napi_get_instance_data(env, (void **)&shared);
+  if (shared != NULL) return shared;
+  shared = calloc(1, sizeof *shared);
+  if (shared == NULL) return NULL;
+  if (napi_set_instance_data(env, shared, shared_free, NULL) != napi_ok) {
+    free(shared);
+    return NULL;
+  }
   return shared;
 }
 
-static void shared_free(napi_env env, void *data, void *hint) {
-  (void)hint;
-  shared_t *shared = data;
-  for (int i = 0; i < 5; i++)
-    if (shared->refs[i] != NULL) napi_delete_reference(env, shared->refs[i]);
-  free(shared);
-}
-
-/* A buffer or typed array's bytes, held by a reference so that they outlive the call. */
-static int hold_bytes(napi_env env, napi_value value, size_t min_bytes, napi_ref *ref, void **data) {
+/* A Buffer's or Int32Array's bytes (at least min_bytes), or NULL. */
+static void *bytes_of(napi_env env, napi_value value, size_t min_bytes) {
   bool is_buffer = false, is_typed = false;
+  void *data = NULL;
   size_t length = 0;
   napi_is_buffer(env, value, &is_buffer);
   if (is_buffer) {
-    if (napi_get_buffer_info(env, value, data, &length) != napi_ok) return 0;
+    if (napi_get_buffer_info(env, value, &data, &length) != napi_ok) return NULL;
   } else {
     napi_is_typedarray(env, value, &is_typed);
-    if (!is_typed) return 0;
+    if (!is_typed) return NULL;
     napi_typedarray_type type;
-    size_t count;
+    size_t count, offset;
     napi_value array_buffer;
-    size_t offset;
-    if (napi_get_typedarray_info(env, value, &type, &count, data, &array_buffer, &offset) != napi_ok) return 0;
-    if (type != napi_int32_array) return 0;
+    if (napi_get_typedarray_info(env, value, &type, &count, &data, &array_buffer, &offset) != napi_ok) return NULL;
+    if (type != napi_int32_array) return NULL;
     length = count * 4;
   }
-  if (length < min_bytes) return 0;
-  return napi_create_reference(env, value, 1, ref) == napi_ok;
-}
-
-static napi_value init(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
-  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  if (argc < 5 || shared_of(env) != NULL) {
-    napi_throw_error(env, "ERR_NATIVE_UDP", "init takes five buffers, once");
-    return NULL;
-  }
-  shared_t *shared = calloc(1, sizeof *shared);
-  if (shared == NULL) {
-    napi_throw_error(env, "ERR_NATIVE_UDP", "out of memory");
-    return NULL;
-  }
-  if (!hold_bytes(env, argv[0], (size_t)RECV_BATCH * RECV_SLOT, &shared->refs[0], (void **)&shared->recv_area) ||
-      !hold_bytes(env, argv[1], RECV_BATCH * 2 * 4, &shared->refs[1], (void **)&shared->recv_meta) ||
-      !hold_bytes(env, argv[2], 1, &shared->refs[2], (void **)&shared->send_area) ||
-      !hold_bytes(env, argv[3], SEND_BATCH * 3 * 4, &shared->refs[3], (void **)&shared->send_meta) ||
-      !hold_bytes(env, argv[4], SEND_BATCH * 4, &shared->refs[4], (void **)&shared->send_errors)) {
-    shared_free(env, shared, NULL);
-    napi_throw_error(env, "ERR_NATIVE_UDP", "init: a buffer is missing or too small");
-    return NULL;
-  }
-  for (int i = 0; i < RECV_BATCH; i++) {
-    shared->recv_iov[i].iov_base = shared->recv_area + (size_t)i * RECV_SLOT;
-    shared->recv_iov[i].iov_len = RECV_SLOT;
-  }
-  if (napi_set_instance_data(env, shared, shared_free, NULL) != napi_ok) {
-    shared_free(env, shared, NULL);
-    napi_throw_error(env, "ERR_NATIVE_UDP", "init: cannot keep the buffers");
-    return NULL;
-  }
-  return NULL;
+  return length >= min_bytes ? data : NULL;
 }
 
 /* Calls a JavaScript callback the way Node calls its own I/O callbacks (ticks and microtasks run after). */
@@ -211,6 +181,8 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
   napi_handle_scope scope;
   if (napi_open_handle_scope(env, &scope) != napi_ok) return;
   if (status < 0) {
+    /* The socket is unusable (it would report this again at every turn): stop watching it. */
+    uv_poll_stop(&s->poll);
     report_error(s, -status, "poll");
     napi_close_handle_scope(env, scope);
     return;
@@ -219,6 +191,8 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     for (int i = 0; i < RECV_BATCH; i++) {
       struct msghdr *h = &sh->recv_msgs[i].msg_hdr;
       memset(h, 0, sizeof *h);
+      sh->recv_iov[i].iov_base = s->recv_area + (size_t)i * RECV_SLOT;
+      sh->recv_iov[i].iov_len = RECV_SLOT;
       h->msg_name = &sh->recv_addr[i];
       h->msg_namelen = sizeof sh->recv_addr[i];
       h->msg_iov = &sh->recv_iov[i];
@@ -232,14 +206,12 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
     if (n == 0) break;
     napi_handle_scope inner;
     napi_open_handle_scope(env, &inner);
-    napi_value addresses, count;
-    napi_create_array_with_length(env, (size_t)n, &addresses);
     napi_value previous = NULL;
-    for (int i = 0; i < n; i++) {
+    for (int i = 0; i < n && !s->closing; i++) {
       int port = 0;
       napi_value address;
       /* Consecutive datagrams from one host share its string (the port is kept apart). */
-      if (previous != NULL && i > 0 && sh->recv_addr[i].sin6_family == sh->recv_addr[i - 1].sin6_family &&
+      if (previous != NULL && sh->recv_addr[i].sin6_family == sh->recv_addr[i - 1].sin6_family &&
           (sh->recv_addr[i].sin6_family == AF_INET6
                ? memcmp(&sh->recv_addr[i].sin6_addr, &sh->recv_addr[i - 1].sin6_addr, 16) == 0
                : ((struct sockaddr_in *)&sh->recv_addr[i])->sin_addr.s_addr ==
@@ -251,13 +223,17 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
         address = address_string(env, &sh->recv_addr[i], &port);
       }
       previous = address;
-      napi_set_element(env, addresses, (uint32_t)i, address);
-      sh->recv_meta[2 * i] = (int32_t)sh->recv_msgs[i].msg_len;
-      sh->recv_meta[2 * i + 1] = port;
+      s->recv_meta[2 * i] = (int32_t)sh->recv_msgs[i].msg_len;
+      s->recv_meta[2 * i + 1] = port;
+      /*
+       * One call a datagram, as node:dgram makes: the promise jobs and ticks one datagram
+       * starts run before the next datagram is handled, so effects follow the wire order.
+       */
+      napi_value argv[2];
+      napi_create_int32(env, i, &argv[0]);
+      argv[1] = address;
+      call_back(s, s->on_receive, 2, argv);
     }
-    napi_create_int32(env, n, &count);
-    napi_value argv[2] = {count, addresses};
-    call_back(s, s->on_receive, 2, argv);
     napi_close_handle_scope(env, inner);
     if (n < RECV_BATCH) break;
   }
@@ -286,8 +262,10 @@ static void socket_free(uv_handle_t *handle) {
   if (s->on_error) napi_delete_reference(env, s->on_error);
   if (s->on_closed) napi_delete_reference(env, s->on_closed);
   if (s->resource) napi_delete_reference(env, s->resource);
+  for (int i = 0; i < 2; i++)
+    if (s->recv_refs[i]) napi_delete_reference(env, s->recv_refs[i]);
   if (s->context) napi_async_destroy(env, s->context);
-  s->on_receive = s->on_error = s->on_closed = s->resource = NULL;
+  s->on_receive = s->on_error = s->on_closed = s->resource = s->recv_refs[0] = s->recv_refs[1] = NULL;
   s->context = NULL;
   if (scoped) napi_close_handle_scope(env, scope);
   socket_release(s);
@@ -321,21 +299,23 @@ static int parse_address(const char *text, int port, struct sockaddr_in6 *out, s
 }
 
 static napi_value open_socket(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 7;
+  napi_value argv[7];
   char host[INET6_ADDRSTRLEN + 1];
   size_t host_len = 0;
   int32_t port = 0, rcvbuf = 0;
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
   shared_t *sh = shared_of(env);
-  if (sh == NULL || argc < 5) {
-    napi_throw_error(env, "ERR_NATIVE_UDP", "open before init, or too few arguments");
+  if (sh == NULL) {
+    napi_throw_error(env, "ERR_NATIVE_UDP", "out of memory");
     return NULL;
   }
+  void *recv_area = argc == 7 ? bytes_of(env, argv[3], (size_t)RECV_BATCH * RECV_SLOT) : NULL;
+  void *recv_meta = argc == 7 ? bytes_of(env, argv[4], RECV_BATCH * 2 * 4) : NULL;
   if (napi_get_value_string_latin1(env, argv[0], host, sizeof host, &host_len) != napi_ok ||
       napi_get_value_int32(env, argv[1], &port) != napi_ok || napi_get_value_int32(env, argv[2], &rcvbuf) != napi_ok ||
-      port < 0 || port > 65535) {
-    napi_throw_type_error(env, "ERR_NATIVE_UDP", "open(host, port, receiveBufferBytes, onReceive, onError)");
+      port < 0 || port > 65535 || recv_area == NULL || recv_meta == NULL) {
+    napi_throw_type_error(env, "ERR_NATIVE_UDP", "open(host, port, receiveBufferBytes, recvArea, recvMeta, onReceive, onError)");
     return NULL;
   }
   struct sockaddr_in6 addr;
@@ -363,14 +343,18 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   }
   s->env = env;
   s->shared = sh;
+  s->recv_area = recv_area;
+  s->recv_meta = recv_meta;
   s->fd = fd;
   s->family = family;
   s->holders = 2;
   napi_value resource, name, external;
   napi_create_object(env, &resource);
   napi_create_string_utf8(env, "lwm2m-fota:udp", NAPI_AUTO_LENGTH, &name);
-  if (napi_create_reference(env, argv[3], 1, &s->on_receive) != napi_ok ||
-      napi_create_reference(env, argv[4], 1, &s->on_error) != napi_ok ||
+  if (napi_create_reference(env, argv[3], 1, &s->recv_refs[0]) != napi_ok ||
+      napi_create_reference(env, argv[4], 1, &s->recv_refs[1]) != napi_ok ||
+      napi_create_reference(env, argv[5], 1, &s->on_receive) != napi_ok ||
+      napi_create_reference(env, argv[6], 1, &s->on_error) != napi_ok ||
       napi_create_reference(env, resource, 1, &s->resource) != napi_ok ||
       napi_async_init(env, resource, name, &s->context) != napi_ok) {
     close(fd);
@@ -437,22 +421,33 @@ static int wait_writable(int fd, int ms) {
  * their errno in send_errors[i - first] (0 for the ones sent).
  */
 static napi_value socket_send(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4], result;
+  size_t argc = 7;
+  napi_value argv[7], result;
   int32_t first = 0, count = 0;
+  size_t area_length = 0;
+  uint8_t *area = NULL;
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  socket_t *s = argc == 4 ? socket_arg(env, argv[0]) : NULL;
+  socket_t *s = argc == 7 ? socket_arg(env, argv[0]) : NULL;
   shared_t *sh = shared_of(env);
-  if (s == NULL || sh == NULL || napi_get_value_int32(env, argv[1], &first) != napi_ok ||
+  bool is_buffer = false;
+  if (s != NULL) napi_is_buffer(env, argv[4], &is_buffer);
+  if (is_buffer && napi_get_buffer_info(env, argv[4], (void **)&area, &area_length) != napi_ok) area = NULL;
+  if (s == NULL || sh == NULL || area == NULL || napi_get_value_int32(env, argv[1], &first) != napi_ok ||
       napi_get_value_int32(env, argv[2], &count) != napi_ok || first < 0 || count < 0 || count > SEND_BATCH) {
-    napi_throw_error(env, "ERR_NATIVE_UDP", "send(socket, first, count, addresses)");
+    napi_throw_error(env, "ERR_NATIVE_UDP", "send(socket, first, count, addresses, sendArea, sendMeta, sendErrors)");
+    return NULL;
+  }
+  int32_t *send_meta = bytes_of(env, argv[5], (size_t)(first + count) * 3 * 4);
+  int32_t *send_errors = bytes_of(env, argv[6], (size_t)count * 4);
+  if (send_meta == NULL || send_errors == NULL) {
+    napi_throw_error(env, "ERR_NATIVE_UDP", "send: sendMeta or sendErrors too small");
     return NULL;
   }
   int failed = 0, m = 0;
   for (int i = 0; i < count; i++) {
-    sh->send_errors[i] = 0;
+    send_errors[i] = 0;
     if (s->closing || s->fd < 0) {
-      sh->send_errors[i] = EBADF;
+      send_errors[i] = EBADF;
       failed++;
       continue;
     }
@@ -460,18 +455,19 @@ static napi_value socket_send(napi_env env, napi_callback_info info) {
     char text[INET6_ADDRSTRLEN + 1];
     size_t text_len = 0;
     socklen_t addr_len = 0;
-    int32_t *meta = &sh->send_meta[3 * (first + i)];
+    int32_t *meta = &send_meta[3 * (first + i)];
     if (napi_get_element(env, argv[3], (uint32_t)(first + i), &value) != napi_ok ||
         napi_get_value_string_latin1(env, value, text, sizeof text, &text_len) != napi_ok ||
-        text_len >= sizeof text - 1 || meta[2] < 0 || meta[2] > 65535 ||
+        text_len >= sizeof text - 1 || meta[2] < 0 || meta[2] > 65535 || meta[0] < 0 || meta[1] < 0 ||
+        (size_t)meta[0] + (size_t)meta[1] > area_length ||
         !parse_address(text, meta[2], &sh->send_addr[m], &addr_len, s->family)) {
-      sh->send_errors[i] = EINVAL;
+      send_errors[i] = EINVAL;
       failed++;
       continue;
     }
     struct msghdr *h = &sh->send_msgs[m].msg_hdr;
     memset(h, 0, sizeof *h);
-    sh->send_iov[m].iov_base = sh->send_area + meta[0];
+    sh->send_iov[m].iov_base = area + meta[0];
     sh->send_iov[m].iov_len = (size_t)meta[1];
     h->msg_name = &sh->send_addr[m];
     h->msg_namelen = addr_len;
@@ -494,7 +490,7 @@ static napi_value socket_send(napi_env env, napi_callback_info info) {
       continue;
     }
     /* This datagram cannot go: say why, and go on with the rest. */
-    sh->send_errors[sh->send_index[done]] = err;
+    send_errors[sh->send_index[done]] = err;
     failed++;
     done++;
   }
@@ -521,7 +517,6 @@ static napi_value socket_close(napi_env env, napi_callback_info info) {
 
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
-      {"init", NULL, init, NULL, NULL, NULL, napi_enumerable, NULL},
       {"open", NULL, open_socket, NULL, NULL, NULL, napi_enumerable, NULL},
       {"address", NULL, socket_address, NULL, NULL, NULL, napi_enumerable, NULL},
       {"send", NULL, socket_send, NULL, NULL, NULL, napi_enumerable, NULL},

@@ -1,8 +1,9 @@
 /**
  * UDP through the project's add-on (`native/udp.c`, Linux): datagrams arrive in batches
- * (one recvmmsg and one call into JavaScript for up to 64) and leave in batches (sends
- * queued during one turn of the event loop go out through one sendmmsg when the turn's
- * callbacks and promise jobs are done).
+ * (one recvmmsg for up to 64; each is handed to JavaScript in a call of its own, so that its
+ * promise jobs run before the next one, as with node:dgram) and leave in batches (sends
+ * queued during one turn of the event loop go out through one sendmmsg in its check phase,
+ * after the turn's I/O callbacks and their promise jobs).
  *
  * Every batched socket of this thread shares one receive area and one send area: received
  * datagrams are copied out into their own Buffers during the callback, and a datagram to
@@ -22,16 +23,25 @@ interface Addon {
   readonly RECV_BATCH: number;
   readonly RECV_SLOT: number;
   readonly SEND_BATCH: number;
-  init(recvArea: Buffer, recvMeta: Int32Array, sendArea: Buffer, sendMeta: Int32Array, sendErrors: Int32Array): void;
   open(
     host: string,
     port: number,
     receiveBufferBytes: number,
-    onReceive: (count: number, addresses: readonly string[]) => void,
+    recvArea: Buffer,
+    recvMeta: Int32Array,
+    onReceive: (index: number, address: string) => void,
     onError: (errno: number, syscall: string) => void,
   ): NativeSocket;
   address(socket: NativeSocket): [string, number, string];
-  send(socket: NativeSocket, first: number, count: number, addresses: readonly string[]): number;
+  send(
+    socket: NativeSocket,
+    first: number,
+    count: number,
+    addresses: readonly string[],
+    sendArea: Buffer,
+    sendMeta: Int32Array,
+    sendErrors: Int32Array,
+  ): number;
   close(socket: NativeSocket, onClosed: () => void): void;
 }
 
@@ -69,7 +79,6 @@ class Batcher {
     this.sendBatch = addon.SEND_BATCH;
     this.sendMeta = new Int32Array(addon.SEND_BATCH * 3);
     this.sendErrors = new Int32Array(addon.SEND_BATCH);
-    addon.init(this.recvArea, this.recvMeta, this.sendArea, this.sendMeta, this.sendErrors);
   }
 
   enqueue(socket: BatchedSocket, datagram: Buffer, port: number, address: string, callback: SendCallback | undefined): void {
@@ -86,8 +95,9 @@ class Batcher {
     this.callbacks[i] = callback;
     if (!this.scheduled) {
       this.scheduled = true;
-      // After the current callback's promise jobs: every answer of this turn goes in one batch.
-      process.nextTick(this.flushScheduled);
+      // After this turn's I/O callbacks (every datagram of a received batch, the store's
+      // answers) and their promise jobs: all the answers they made go in one batch.
+      setImmediate(this.flushScheduled);
     }
   }
 
@@ -104,7 +114,7 @@ class Batcher {
       const socket = this.sockets[i]!;
       let j = i + 1;
       while (j < n && this.sockets[j] === socket) j++;
-      const failed = socket.closedHandle ? -1 : this.addon.send(socket.handle, i, j - i, this.addresses);
+      const failed = socket.closedHandle ? -1 : this.addon.send(socket.handle, i, j - i, this.addresses, this.sendArea, this.sendMeta, this.sendErrors);
       for (let k = i; k < j; k++) {
         const errno = failed === -1 ? EBADF : failed === 0 ? 0 : this.sendErrors[k - i]!;
         const err = errno === 0 ? null : sendError(errno, this.addresses[k]!, this.sendMeta[3 * k + 2]!);
@@ -211,14 +221,14 @@ export class BatchedSocket {
       host,
       port,
       receiveBufferBytes,
-      (count, addresses) => {
-        for (let i = 0; i < count; i++) {
-          const length = meta[2 * i]!;
-          const start = i * slot;
-          const datagram = Buffer.allocUnsafe(length);
-          area.copy(datagram, 0, start, start + length);
-          this.onDatagram(datagram, { address: addresses[i]!, port: meta[2 * i + 1]! });
-        }
+      area,
+      meta,
+      (i, address) => {
+        const length = meta[2 * i]!;
+        const start = i * slot;
+        const datagram = Buffer.allocUnsafe(length);
+        area.copy(datagram, 0, start, start + length);
+        this.onDatagram(datagram, { address, port: meta[2 * i + 1]! });
       },
       (errno, syscall) => this.reportError(Object.assign(new Error(`${syscall} ${errnoName(errno)}`), { errno, syscall, code: errnoName(errno) })),
     );
