@@ -250,6 +250,10 @@ class Endpoint implements CoapEndpoint {
     return this.channel.address();
   }
 
+  transport(): string {
+    return this.channel.implementation ?? 'custom';
+  }
+
   route(prefix: readonly string[], handler: RequestHandler, options: RouteOptions = {}): void {
     const p = [...prefix];
     this.routes = this.routes.filter((r) => !sameSegments(r.prefix, p));

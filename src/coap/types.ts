@@ -237,6 +237,8 @@ export interface DatagramChannel {
   onError(listener: (err: Error) => void): void;
   address(): { address: string; port: number; family: string };
   close(): Promise<void>;
+  /** What carries the datagrams, for operators: 'batched' (the UDP add-on), 'dgram' (node:dgram)… */
+  readonly implementation?: string;
 }
 
 export interface CoapEndpointOptions {
@@ -274,6 +276,8 @@ export interface CoapEndpointOptions {
 export interface CoapEndpoint {
   /** The bound address (port resolved when 0 was asked for). */
   address(): { address: string; port: number; family: string };
+  /** What carries its datagrams: 'batched' (recvmmsg/sendmmsg add-on), 'dgram' (node:dgram), or 'custom' (a channel of the caller's). */
+  transport(): string;
   /** Serve requests whose Uri-Path starts with `prefix` (longest prefix wins; [] = everything). */
   route(prefix: readonly string[], handler: RequestHandler, options?: RouteOptions): void;
   /** A request to a peer, sent from this endpoint's socket and port. Resolves with any response code; throws only when no usable answer came (ERR_COAP_TIMEOUT, ERR_COAP_RESET, ERR_COAP_CLOSED…). */

@@ -54,6 +54,13 @@ test('on Linux the batched add-on is built and loads (npm ci compiles native/udp
   const plain = await UdpChannel.bind({ host: '::1', port: 0, implementation: 'dgram' });
   channels.push(plain);
   expect(plain.implementation).toBe('dgram');
+  // And the server's endpoint says so (`serve` prints it).
+  const ep = await createCoapEndpoint({ host: '::1', port: 0 });
+  try {
+    expect(ep.transport()).toBe('batched');
+  } finally {
+    await ep.close();
+  }
 });
 
 const implementations = (process.platform === 'linux' ? ['batched', 'dgram'] : ['dgram']) as ('batched' | 'dgram')[];
@@ -139,6 +146,22 @@ describe.each(implementations)('UdpChannel (%s)', (implementation) => {
     while (kept.length < 100 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     expect(kept).toHaveLength(100);
     kept.forEach((b, i) => expect(b.equals(Buffer.alloc(40, i))).toBe(true));
+  });
+
+  test('datagrams that arrive together are handled in wire order, each one\'s promise jobs before the next', async () => {
+    const c = await channel(implementation);
+    const trace: string[] = [];
+    c.onDatagram((data) => {
+      const n = data.toString();
+      trace.push(`datagram ${n}`);
+      void Promise.resolve().then(() => trace.push(`job ${n}`));
+    });
+    const p = await peer();
+    // Sent in one go, so they wait in the socket together and come up in one receive.
+    for (let i = 0; i < 40; i++) p.send(String(i), c.address().port, '::1');
+    const deadline = Date.now() + 5000;
+    while (trace.length < 80 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(trace).toEqual(Array.from({ length: 40 }, (_, i) => [`datagram ${i}`, `job ${i}`]).flat());
   });
 
   test('a datagram of 60,000 bytes goes both ways intact', async () => {

@@ -65,7 +65,8 @@ export function register(program: Command): void {
         const c = server.coap.address();
         const h = server.api?.address();
         const host = c.address.includes(':') ? `[${c.address}]` : c.address;
-        process.stdout.write(`lwm2m-fota listening: coap://${host}:${c.port} (registration at /rd)\n`);
+        const udp = server.coap.transport() === 'batched' ? 'UDP batched: recvmmsg/sendmmsg' : `UDP: ${server.coap.transport()}`;
+        process.stdout.write(`lwm2m-fota listening: coap://${host}:${c.port} (registration at /rd; ${udp})\n`);
         if (h) process.stdout.write(`REST API: http://${h.address}:${h.port}/api (token in ${server.dataDir}/api-token or LWM2M_FOTA_TOKEN)\n`);
         process.stdout.write(`data: ${server.dataDir} · ${server.registrations.count()} registered device(s) loaded\n`);
         process.stdout.write(
