@@ -271,7 +271,12 @@ static void socket_free(uv_handle_t *handle) {
   socket_release(s);
 }
 
-/* At environment teardown (process or worker exit) a socket still open is closed without callbacks. */
+/*
+ * At environment teardown (process or worker exit) a socket still open is closed without
+ * calling JavaScript; its poll handle is closed too, so that the loop can be closed. The
+ * close has no callback: Node may unload this add-on before the loop finishes closing, so
+ * no code of ours may run then, and the few bytes of the socket are left to the exit.
+ */
 static void socket_cleanup(void *data) {
   socket_t *s = data;
   if (s->closing) return;
@@ -279,6 +284,7 @@ static void socket_cleanup(void *data) {
   uv_poll_stop(&s->poll);
   if (s->fd >= 0) close(s->fd);
   s->fd = -1;
+  uv_close((uv_handle_t *)&s->poll, NULL);
 }
 
 static int parse_address(const char *text, int port, struct sockaddr_in6 *out, socklen_t *len, int family) {

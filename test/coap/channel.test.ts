@@ -3,7 +3,9 @@
  * (recvmmsg/sendmmsg, the default on Linux) and node:dgram (the fallback). Peers here are
  * plain node:dgram sockets, so every datagram crosses real loopback UDP.
  */
+import { spawnSync } from 'node:child_process';
 import * as dgram from 'node:dgram';
+import { join } from 'node:path';
 import { UdpChannel } from '../../src/coap';
 import { batchedUdpAvailable } from '../../src/coap/batched-udp';
 import { createCoapEndpoint, ResponseCode } from '../../src/coap';
@@ -61,6 +63,24 @@ test('on Linux the batched add-on is built and loads (npm ci compiles native/udp
   } finally {
     await ep.close();
   }
+});
+
+test('a worker thread that ends with a batched socket still open takes neither itself nor the process down', () => {
+  // In a child process: a crash at the worker's teardown would kill it, not this test runner.
+  const channelJs = join(__dirname, '..', '..', 'dist', 'coap', 'channel.js');
+  const script = `
+    const { Worker } = require('node:worker_threads');
+    const code = "const { UdpChannel } = require(" + JSON.stringify(${JSON.stringify(channelJs)}) + ");" +
+      "UdpChannel.bind({ host: '::1', port: 0 }).then((c) => require('node:worker_threads').parentPort.postMessage(c.implementation));";
+    const w = new Worker(code, { eval: true });
+    w.on('message', (m) => setTimeout(() => w.terminate().then(() => { console.log('terminated ' + m); }), 20));
+  `;
+  const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 20_000 });
+  expect({ status: r.status, signal: r.signal, stdout: r.stdout.trim() }).toEqual({
+    status: 0,
+    signal: null,
+    stdout: `terminated ${process.platform === 'linux' ? 'batched' : 'dgram'}`,
+  });
 });
 
 const implementations = (process.platform === 'linux' ? ['batched', 'dgram'] : ['dgram']) as ('batched' | 'dgram')[];
