@@ -23,6 +23,7 @@
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <stdint.h>
@@ -39,6 +40,8 @@
 #define RECV_SLOT 65536
 /* Datagrams per sendmmsg; JavaScript flushes before it queues more than this. */
 #define SEND_BATCH 256
+/* An address as text: IPv6, '%', an interface name or index. */
+#define ADDR_TEXT (INET6_ADDRSTRLEN + IF_NAMESIZE + 2)
 /* Receive rounds per readiness event before other work gets the loop back. */
 #define RECV_ROUNDS 8
 
@@ -157,12 +160,22 @@ static void report_error(socket_t *s, int err, const char *syscall) {
   call_back(s, s->on_error, 2, argv);
 }
 
-/* The peer's address as node:dgram spells it (an IPv4 peer of a dual-stack socket is ::ffff:a.b.c.d). */
+/*
+ * The peer's address as node:dgram spells it (an IPv4 peer of a dual-stack socket is
+ * ::ffff:a.b.c.d); a link-local IPv6 peer carries its interface (fe80::1%wpan0), so that
+ * an answer sent to that text goes out where the request came in.
+ */
 static napi_value address_string(napi_env env, const struct sockaddr_in6 *addr, int *port) {
-  char text[INET6_ADDRSTRLEN];
+  char text[ADDR_TEXT];
   napi_value value = NULL;
   if (addr->sin6_family == AF_INET6) {
-    inet_ntop(AF_INET6, &addr->sin6_addr, text, sizeof text);
+    inet_ntop(AF_INET6, &addr->sin6_addr, text, INET6_ADDRSTRLEN);
+    if (addr->sin6_scope_id != 0 && IN6_IS_ADDR_LINKLOCAL(&addr->sin6_addr)) {
+      size_t at = strlen(text);
+      text[at] = '%';
+      if (if_indextoname(addr->sin6_scope_id, text + at + 1) == NULL)
+        snprintf(text + at + 1, sizeof text - at - 1, "%u", (unsigned)addr->sin6_scope_id);
+    }
     *port = ntohs(addr->sin6_port);
   } else {
     const struct sockaddr_in *v4 = (const struct sockaddr_in *)addr;
@@ -213,7 +226,8 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
       /* Consecutive datagrams from one host share its string (the port is kept apart). */
       if (previous != NULL && sh->recv_addr[i].sin6_family == sh->recv_addr[i - 1].sin6_family &&
           (sh->recv_addr[i].sin6_family == AF_INET6
-               ? memcmp(&sh->recv_addr[i].sin6_addr, &sh->recv_addr[i - 1].sin6_addr, 16) == 0
+               ? memcmp(&sh->recv_addr[i].sin6_addr, &sh->recv_addr[i - 1].sin6_addr, 16) == 0 &&
+                     sh->recv_addr[i].sin6_scope_id == sh->recv_addr[i - 1].sin6_scope_id
                : ((struct sockaddr_in *)&sh->recv_addr[i])->sin_addr.s_addr ==
                      ((struct sockaddr_in *)&sh->recv_addr[i - 1])->sin_addr.s_addr)) {
         address = previous;
@@ -287,9 +301,23 @@ static void socket_cleanup(void *data) {
   uv_close((uv_handle_t *)&s->poll, NULL);
 }
 
+/* An IP literal (IPv6 with an optional %interface or %index) and a port; 0 when it is none. */
 static int parse_address(const char *text, int port, struct sockaddr_in6 *out, socklen_t *len, int family) {
   memset(out, 0, sizeof *out);
   if (family == AF_INET6) {
+    char bare[ADDR_TEXT];
+    const char *zone = strchr(text, '%');
+    if (zone != NULL) {
+      size_t n = (size_t)(zone - text);
+      if (n >= INET6_ADDRSTRLEN || zone[1] == '\0') return 0;
+      memcpy(bare, text, n);
+      bare[n] = '\0';
+      char *end = NULL;
+      unsigned long index = strtoul(zone + 1, &end, 10);
+      out->sin6_scope_id = end != NULL && *end == '\0' ? (uint32_t)index : if_nametoindex(zone + 1);
+      if (out->sin6_scope_id == 0) return 0;
+      text = bare;
+    }
     if (inet_pton(AF_INET6, text, &out->sin6_addr) != 1) return 0;
     out->sin6_family = AF_INET6;
     out->sin6_port = htons((uint16_t)port);
@@ -307,7 +335,7 @@ static int parse_address(const char *text, int port, struct sockaddr_in6 *out, s
 static napi_value open_socket(napi_env env, napi_callback_info info) {
   size_t argc = 7;
   napi_value argv[7];
-  char host[INET6_ADDRSTRLEN + 1];
+  char host[ADDR_TEXT];
   size_t host_len = 0;
   int32_t port = 0, rcvbuf = 0;
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
@@ -319,7 +347,8 @@ static napi_value open_socket(napi_env env, napi_callback_info info) {
   void *recv_area = argc == 7 ? bytes_of(env, argv[3], (size_t)RECV_BATCH * RECV_SLOT) : NULL;
   void *recv_meta = argc == 7 ? bytes_of(env, argv[4], RECV_BATCH * 2 * 4) : NULL;
   if (napi_get_value_string_latin1(env, argv[0], host, sizeof host, &host_len) != napi_ok ||
-      napi_get_value_int32(env, argv[1], &port) != napi_ok || napi_get_value_int32(env, argv[2], &rcvbuf) != napi_ok ||
+      host_len >= sizeof host - 1 || napi_get_value_int32(env, argv[1], &port) != napi_ok ||
+      napi_get_value_int32(env, argv[2], &rcvbuf) != napi_ok ||
       port < 0 || port > 65535 || recv_area == NULL || recv_meta == NULL) {
     napi_throw_type_error(env, "ERR_NATIVE_UDP", "open(host, port, receiveBufferBytes, recvArea, recvMeta, onReceive, onError)");
     return NULL;
@@ -458,7 +487,7 @@ static napi_value socket_send(napi_env env, napi_callback_info info) {
       continue;
     }
     napi_value value;
-    char text[INET6_ADDRSTRLEN + 1];
+    char text[ADDR_TEXT];
     size_t text_len = 0;
     socklen_t addr_len = 0;
     int32_t *meta = &send_meta[3 * (first + i)];

@@ -123,6 +123,19 @@ describe.each(implementations)('UdpChannel (%s)', (implementation) => {
     expect(got.map((g) => g.data.toString()).sort()).toEqual(['bare', 'mapped']);
   });
 
+  test('an IPv6 address with its interface (%name or %index) is sent to like node:dgram does', async () => {
+    const c = await channel(implementation);
+    const p = await peer();
+    const { got, until } = collect(p);
+    const results: (string | null)[] = [];
+    for (const address of ['::1%lo', '::1%1']) {
+      results.push(await new Promise<string | null>((resolve) => c.send(Buffer.from(address), { address, port: p.address().port }, (e) => resolve(e?.message ?? null))));
+    }
+    expect(results).toEqual([null, null]);
+    await until(2);
+    expect(got.map((g) => g.data.toString())).toEqual(['::1%lo', '::1%1']);
+  });
+
   test('an IPv4 socket takes IPv4-mapped addresses and reports its family', async () => {
     const c = await channel(implementation, '127.0.0.1');
     expect(c.address().family).toBe('IPv4');
