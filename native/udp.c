@@ -1,8 +1,10 @@
 /*
  * Batched UDP for the CoAP endpoint (Linux): recvmmsg and sendmmsg on a non-blocking
  * socket watched by the Node event loop (uv_poll). node:dgram makes one recvmsg, one
- * 64 KiB allocation and one call into JavaScript per datagram received, and one sendmsg
- * per datagram sent; here one system call and one call into JavaScript carry a batch.
+ * 64 KiB allocation and one Buffer made in C++ per datagram received, and one sendmsg per
+ * datagram sent; here one system call carries a batch each way. Each received datagram
+ * still gets a call into JavaScript of its own (as with node:dgram), so that the promise
+ * jobs it starts run before the next datagram is handled.
  *
  * Datagram memory is owned by JavaScript: a socket is opened with the receive area (a slot
  * of RECV_SLOT bytes per datagram) and an Int32Array for each datagram's length and port,

@@ -7,14 +7,14 @@
  *
  * Every batched socket of this thread shares one receive area and one send area: received
  * datagrams are copied out into their own Buffers during the callback, and a datagram to
- * send is copied into the send area when it is queued, so the caller may reuse nothing and
- * keeps nothing alive. Where the add-on did not build (not Linux, no compiler), `loadBatchedUdp`
- * answers undefined and the channel uses node:dgram.
+ * send is copied into the send area when it is queued, so the caller may change its Buffer
+ * at once and the queue keeps none alive. Where the add-on did not build (not Linux, no
+ * compiler), `batchedUdpAvailable()` is false and the channel uses node:dgram.
  */
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
-export const ADDON_FILE = 'lwm2m_fota_udp.node';
+const ADDON_FILE = 'lwm2m_fota_udp.node';
 
 /** The add-on's socket: opaque to JavaScript. */
 type NativeSocket = { readonly __nativeUdp: unique symbol };
@@ -45,8 +45,8 @@ interface Addon {
   close(socket: NativeSocket, onClosed: () => void): void;
 }
 
-export type SendCallback = (err: Error | null) => void;
-export type ReceiveListener = (datagram: Buffer, peer: { address: string; port: number }) => void;
+type SendCallback = (err: Error | null) => void;
+type ReceiveListener = (datagram: Buffer, peer: { address: string; port: number }) => void;
 
 /** Bytes of datagrams one flush can hold; a UDP datagram is under 64 KiB, so at least 16 fit. */
 const SEND_AREA_BYTES = 1024 * 1024;
@@ -181,7 +181,6 @@ function loadBatcher(): Batcher | undefined {
   const file = findAddon();
   if (file === undefined) return undefined;
   try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
     batcher = new Batcher(require(file) as Addon);
   } catch {
     batcher = null;
