@@ -19,7 +19,20 @@ export function buildProgram(): Command {
   return program;
 }
 
+/**
+ * A reader that goes away (`lwm2m-fota serve | head`, a log collector restarting) must not
+ * take the server down with an unhandled EPIPE: what is written after that is lost, and the
+ * command goes on. Any other stream error still ends the process.
+ */
+function surviveClosedReader(stream: NodeJS.WriteStream): void {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code !== 'EPIPE' && err.code !== 'ERR_STREAM_DESTROYED') throw err;
+  });
+}
+
 export async function main(argv: string[]): Promise<void> {
+  surviveClosedReader(process.stdout);
+  surviveClosedReader(process.stderr);
   const program = buildProgram();
   try {
     await program.parseAsync(argv);
