@@ -56,6 +56,9 @@ const REGISTER: LoadRequestTemplate = {
   contentFormat: 40,
 };
 
+/** What carried our server's datagrams (its start-up line says), for the table's last line. */
+const udpSeen = new Set<string>();
+
 /** The warm-up's devices: other names, the same requests. */
 const WARMUP: LoadRequestTemplate = { ...REGISTER, query: ['ep=warmup-{unique}', ...REGISTER.query!.slice(1)] };
 
@@ -113,8 +116,9 @@ async function ours(n: number): Promise<OursRun> {
     env: { ...process.env, LWM2M_FOTA_TOKEN: 'bench' },
   });
   try {
-    const m = await waitForLine(child, /coap:\/\/\[[^\]]*\]:(\d+)/, 20_000);
+    const m = await waitForLine(child, /coap:\/\/\[[^\]]*\]:(\d+) \(registration at \/rd; (UDP[^)]*)\)/, 20_000);
     const port = Number(m[1]);
+    udpSeen.add(m[2]!);
     await new Promise((r) => setTimeout(r, 300));
     await warm(port);
     const before = rssKiB(child.pid!);
@@ -208,6 +212,7 @@ async function main(): Promise<void> {
   }
   const w = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows) process.stdout.write(r.map((cell, i) => cell.padEnd(w[i]!)).join('  ') + '\n');
+  process.stdout.write(`lwm2m-fota's socket: ${[...udpSeen].join(', ')} (LWM2M_FOTA_UDP=dgram for node:dgram)\n`);
 }
 
 main().catch((err: unknown) => {
