@@ -242,15 +242,12 @@ export function register(program: Command): void {
         };
         await new Promise<void>((resolve) => {
           const onSignal = (): void => {
-            if (stopping) {
-              // A second Ctrl-C: leave without waiting for de-registrations.
-              process.exit(130);
-            }
-            void stop().then(() => {
-              process.off('SIGINT', onSignal);
-              process.off('SIGTERM', onSignal);
-              resolve();
-            });
+            // The first signal stops the fleet and de-registers it. The handlers go at once,
+            // so a second Ctrl-C ends the process Node's default way (status 130 in the
+            // shell) without waiting for the de-registrations.
+            process.off('SIGINT', onSignal);
+            process.off('SIGTERM', onSignal);
+            void stop().then(resolve);
           };
           process.on('SIGINT', onSignal);
           process.on('SIGTERM', onSignal);
