@@ -12,7 +12,9 @@
  * compiler), `batchedUdpAvailable()` is false and the channel uses node:dgram.
  */
 import { existsSync } from 'node:fs';
+import { constants } from 'node:os';
 import { dirname, join } from 'node:path';
+import { getSystemErrorName } from 'node:util';
 
 const ADDON_FILE = 'lwm2m_fota_udp.node';
 
@@ -138,7 +140,7 @@ class Batcher {
   }
 }
 
-const EBADF = 9;
+const EBADF = constants.errno.EBADF;
 
 function sendError(errno: number, address: string, port: number): Error {
   const err = new Error(`send ${errnoName(errno)} ${address}:${port}`) as NodeJS.ErrnoException;
@@ -148,13 +150,9 @@ function sendError(errno: number, address: string, port: number): Error {
   return err;
 }
 
-const ERRNO_NAMES: Readonly<Record<number, string>> = {
-  1: 'EPERM', 9: 'EBADF', 11: 'EAGAIN', 13: 'EACCES', 22: 'EINVAL', 90: 'EMSGSIZE', 97: 'EAFNOSUPPORT',
-  101: 'ENETUNREACH', 105: 'ENOBUFS', 111: 'ECONNREFUSED', 113: 'EHOSTUNREACH',
-};
-
+/** The errno's name (EINVAL, EAGAIN…), as Node names system errors. */
 function errnoName(errno: number): string {
-  return ERRNO_NAMES[errno] ?? `errno ${errno}`;
+  return getSystemErrorName(-errno);
 }
 
 let batcher: Batcher | null | undefined;
