@@ -119,7 +119,7 @@ class Batcher {
       const failed = socket.closedHandle ? -1 : this.addon.send(socket.handle, i, j - i, this.addresses, this.sendArea, this.sendMeta, this.sendErrors);
       for (let k = i; k < j; k++) {
         const errno = failed === -1 ? EBADF : failed === 0 ? 0 : this.sendErrors[k - i]!;
-        const err = errno === 0 ? null : sendError(errno, this.addresses[k]!, this.sendMeta[3 * k + 2]!);
+        const err = errno === 0 ? null : systemError('send', errno, ` ${this.addresses[k]!}:${this.sendMeta[3 * k + 2]!}`);
         const callback = this.callbacks[k];
         if (callback !== undefined) (outcomes ??= []).push([callback, err]);
         else if (err !== null) (orphans ??= []).push([socket, err]);
@@ -142,17 +142,10 @@ class Batcher {
 
 const EBADF = constants.errno.EBADF;
 
-function sendError(errno: number, address: string, port: number): Error {
-  const err = new Error(`send ${errnoName(errno)} ${address}:${port}`) as NodeJS.ErrnoException;
-  err.errno = errno;
-  err.code = errnoName(errno);
-  err.syscall = 'send';
-  return err;
-}
-
-/** The errno's name (EINVAL, EAGAIN…), as Node names system errors. */
-function errnoName(errno: number): string {
-  return getSystemErrorName(-errno);
+/** A system call's failure as node:dgram reports one: `send EINVAL ::1:0`, with code, errno and syscall. */
+function systemError(syscall: string, errno: number, where = ''): NodeJS.ErrnoException {
+  const code = getSystemErrorName(-errno);
+  return Object.assign(new Error(`${syscall} ${code}${where}`), { errno, code, syscall });
 }
 
 let batcher: Batcher | null | undefined;
@@ -227,7 +220,7 @@ export class BatchedSocket {
         area.copy(datagram, 0, start, start + length);
         this.onDatagram(datagram, { address, port: meta[2 * i + 1]! });
       },
-      (errno, syscall) => this.reportError(Object.assign(new Error(`${syscall} ${errnoName(errno)}`), { errno, syscall, code: errnoName(errno) })),
+      (errno, syscall) => this.reportError(systemError(syscall, errno)),
     );
   }
 
