@@ -162,6 +162,18 @@ static void report_error(socket_t *s, int err, const char *syscall) {
   call_back(s, s->on_error, 2, argv);
 }
 
+static int port_of(const struct sockaddr_in6 *addr) {
+  return addr->sin6_family == AF_INET6 ? ntohs(addr->sin6_port) : ntohs(((const struct sockaddr_in *)addr)->sin_port);
+}
+
+/* Whether two peers have the same address (ports aside). */
+static int same_host(const struct sockaddr_in6 *a, const struct sockaddr_in6 *b) {
+  if (a->sin6_family != b->sin6_family) return 0;
+  if (a->sin6_family == AF_INET6)
+    return memcmp(&a->sin6_addr, &b->sin6_addr, 16) == 0 && a->sin6_scope_id == b->sin6_scope_id;
+  return ((const struct sockaddr_in *)a)->sin_addr.s_addr == ((const struct sockaddr_in *)b)->sin_addr.s_addr;
+}
+
 /*
  * The peer's address as node:dgram spells it (an IPv4 peer of a dual-stack socket is
  * ::ffff:a.b.c.d); a link-local IPv6 peer carries its interface (fe80::1%wpan0), so that
@@ -178,12 +190,10 @@ static napi_value address_string(napi_env env, const struct sockaddr_in6 *addr, 
       if (if_indextoname(addr->sin6_scope_id, text + at + 1) == NULL)
         snprintf(text + at + 1, sizeof text - at - 1, "%u", (unsigned)addr->sin6_scope_id);
     }
-    *port = ntohs(addr->sin6_port);
   } else {
-    const struct sockaddr_in *v4 = (const struct sockaddr_in *)addr;
-    inet_ntop(AF_INET, &v4->sin_addr, text, sizeof text);
-    *port = ntohs(v4->sin_port);
+    inet_ntop(AF_INET, &((const struct sockaddr_in *)addr)->sin_addr, text, sizeof text);
   }
+  *port = port_of(addr);
   napi_create_string_latin1(env, text, NAPI_AUTO_LENGTH, &value);
   return value;
 }
@@ -226,15 +236,9 @@ static void on_readable(uv_poll_t *handle, int status, int events) {
       int port = 0;
       napi_value address;
       /* Consecutive datagrams from one host share its string (the port is kept apart). */
-      if (previous != NULL && sh->recv_addr[i].sin6_family == sh->recv_addr[i - 1].sin6_family &&
-          (sh->recv_addr[i].sin6_family == AF_INET6
-               ? memcmp(&sh->recv_addr[i].sin6_addr, &sh->recv_addr[i - 1].sin6_addr, 16) == 0 &&
-                     sh->recv_addr[i].sin6_scope_id == sh->recv_addr[i - 1].sin6_scope_id
-               : ((struct sockaddr_in *)&sh->recv_addr[i])->sin_addr.s_addr ==
-                     ((struct sockaddr_in *)&sh->recv_addr[i - 1])->sin_addr.s_addr)) {
+      if (previous != NULL && same_host(&sh->recv_addr[i], &sh->recv_addr[i - 1])) {
         address = previous;
-        port = sh->recv_addr[i].sin6_family == AF_INET6 ? ntohs(sh->recv_addr[i].sin6_port)
-                                                        : ntohs(((struct sockaddr_in *)&sh->recv_addr[i])->sin_port);
+        port = port_of(&sh->recv_addr[i]);
       } else {
         address = address_string(env, &sh->recv_addr[i], &port);
       }
