@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { createFleet } from '../src/device';
-import { loadObjectModels } from '../src/lwm2m/model';
+import { loadObjectModels } from '../src/lwm2m/core/model';
 import { createManifest, generateKeyPair, loadPublicKey, publicKeyToPem } from '../src/suit';
 import { procCpuMicros, rssKiB, stop, waitForLine } from './lib/proc';
 import { stringArg } from './lib/args';

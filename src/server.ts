@@ -10,9 +10,9 @@ import { EventBus } from './events';
 import { FIRMWARE_ROUTE, firmwareRequestHandler, loadTrustPolicy, openFirmwareRepository, type FirmwareRepository } from './fota/firmware';
 import { UpdateService, withFirmwareRequestHook, type UpdateConfigOverrides } from './fota/update/service';
 import { registerUpdateRoutes } from './api/update-routes';
-import { loadObjectModels, type ModelRegistry } from './lwm2m/model';
-import { DeviceManagement } from './lwm2m/operations/device-management';
-import { RegistrationService } from './lwm2m/registration/registration-service';
+import { loadObjectModels, type ModelRegistry } from './lwm2m/core/model';
+import { DeviceManagement } from './lwm2m/server/requests/device-management';
+import { RegistrationService } from './lwm2m/server/registration/registration-service';
 import { openSqliteStore } from './store';
 import type { Store } from './store/types';
 

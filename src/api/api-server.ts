@@ -2,7 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import type { AddressInfo } from 'node:net';
 import { Lwm2mFotaError } from '../errors';
 import type { EventBus } from '../events';
-import type { RegistrationService } from '../lwm2m/registration/registration-service';
+import type { RegistrationService } from '../lwm2m/server/registration/registration-service';
 import type { StoredEvent } from '../store/types';
 import { HttpError, Router, badRequest, notFound, sendError, sendJson } from './http';
 import { tokenMatches } from './token';

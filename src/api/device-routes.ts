@@ -27,13 +27,13 @@
  * "No answer" is 504 (ERR_LWM2M_NO_RESPONSE); a bad body or path is 400.
  */
 import { Lwm2mFotaError } from '../errors';
-import { attributesFromJson } from '../lwm2m/operations/attributes';
-import type { DeviceManagement } from '../lwm2m/operations/device-management';
-import { parseFormat } from '../lwm2m/operations/formats';
-import { entriesFromJson, responseToJson } from '../lwm2m/operations/json';
-import { createInstanceFromJson, nodeFromJson } from '../lwm2m/operations/node-json';
-import type { CreateRequest, Lwm2mRequest } from '../lwm2m/operations/types';
-import { formatPath, parsePath, type LwM2mPath } from '../lwm2m/model/path';
+import { attributesFromJson } from '../lwm2m/server/requests/attributes';
+import type { DeviceManagement } from '../lwm2m/server/requests/device-management';
+import { parseFormat } from '../lwm2m/server/requests/formats';
+import { entriesFromJson, responseToJson } from '../lwm2m/server/requests/json';
+import { createInstanceFromJson, nodeFromJson } from '../lwm2m/server/requests/node-json';
+import type { CreateRequest, Lwm2mRequest } from '../lwm2m/server/requests/types';
+import { formatPath, parsePath, type LwM2mPath } from '../lwm2m/core/model/path';
 import { HttpError, badRequest, notFound, readJsonBody, type RouteContext, type Router } from './http';
 import { deviceRequestView, observationView } from './views';
 

@@ -1,4 +1,4 @@
-import { parseRegistrationLinks } from '../lwm2m/registration/registration-request';
+import { parseRegistrationLinks } from '../lwm2m/server/registration/registration-request';
 import type { DeviceRequestRecord, ObservationRecord, RegistrationRecord, StoredEvent } from '../store/types';
 
 /**

@@ -17,7 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { IncomingRequest, OutgoingResponse } from '../coap/types';
-import { ContentFormat, type Lwm2mValue } from '../lwm2m/content-formats';
+import { ContentFormat, type Lwm2mValue } from '../lwm2m/core/content-formats';
 import { isLwm2mFotaError, type ErrorCode } from '../errors';
 import { checkImage, INTEGRATED_PAYLOAD_URI, resolveUriReference, SuitTextComponentKey, verifyEnvelope, type SuitPolicy, type SuitVerifiedEnvelope } from '../suit';
 import { DeliveryMethod, FirmwareProtocol, FirmwareResource as R, FirmwareState, UpdateResult } from './constants';

@@ -7,9 +7,9 @@
  * device (`ResourceSpec`). Outcomes are CoAP responses as values, never throws.
  */
 import type { IncomingRequest, OutgoingResponse } from '../coap/types';
-import { ContentFormat, type ContentFormatRegistry, type Link, type LinkAttribute, type Lwm2mNode, type Lwm2mValue, type Lwm2mResource } from '../lwm2m/content-formats';
-import { formatPath, pathFromIds, pathIds, type LwM2mPath } from '../lwm2m/model/path';
-import type { Lwm2mModel, ResourceModel, ValueType } from '../lwm2m/model/types';
+import { ContentFormat, type ContentFormatRegistry, type Link, type LinkAttribute, type Lwm2mNode, type Lwm2mValue, type Lwm2mResource } from '../lwm2m/core/content-formats';
+import { formatPath, pathFromIds, pathIds, type LwM2mPath } from '../lwm2m/core/model/path';
+import type { Lwm2mModel, ResourceModel, ValueType } from '../lwm2m/core/model/types';
 import { isLwm2mFotaError } from '../errors';
 
 /** What a write or execute handler answers: nothing (2.04) or a CoAP error code. */

@@ -6,7 +6,7 @@
  * drops a notification that is older than the last one it saw (RFC 7641 §3.4).
  */
 import type { OutgoingResponse, Peer } from '../coap/types';
-import { isPathPrefix, type LwM2mPath } from '../lwm2m/model/path';
+import { isPathPrefix, type LwM2mPath } from '../lwm2m/core/model/path';
 import type { NotificationAttributes } from './object-tree';
 
 /** Sends one notification; rejects when the observer is gone (RST) or does not answer. */

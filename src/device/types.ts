@@ -1,7 +1,7 @@
 /** The public types of the device emulator: options, events, state. */
 import type { TransmissionParameters } from '../coap/types';
-import type { ContentFormatRegistry } from '../lwm2m/content-formats';
-import type { ModelRegistry } from '../lwm2m/model';
+import type { ContentFormatRegistry } from '../lwm2m/core/content-formats';
+import type { ModelRegistry } from '../lwm2m/core/model';
 import type { SuitPolicy, SuitTrustedKey } from '../suit';
 import type { FirmwareState, UpdateResult } from './constants';
 import type { RadioStats } from './device-channel';

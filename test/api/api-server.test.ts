@@ -4,7 +4,7 @@ import { createApiServer, type ApiServer } from '../../src/api/api-server';
 import { loadOrCreateToken } from '../../src/api/token';
 import type { IncomingRequest } from '../../src/coap/types';
 import { EventBus } from '../../src/events';
-import { RegistrationService } from '../../src/lwm2m/registration/registration-service';
+import { RegistrationService } from '../../src/lwm2m/server/registration/registration-service';
 import { openSqliteStore, type SqliteStore } from '../../src/store';
 import { tempDir } from '../helpers/tmp';
 

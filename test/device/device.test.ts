@@ -2,7 +2,7 @@
  * The device emulator over real UDP on loopback, driven by a test-side server endpoint
  * (test/device/harness.ts) the way the real server will drive it.
  */
-import { ContentFormat } from '../../src/lwm2m/content-formats';
+import { ContentFormat } from '../../src/lwm2m/core/content-formats';
 import { createDevice, FirmwareState, UpdateResult, type DeviceOptions, type EmulatedDevice } from '../../src/device';
 import { createManifest, generateKeyPair, relativeFirmwareUri, type SuitPrivateKey } from '../../src/suit';
 import { FAST, TestServer, eventually, testImage } from './harness';

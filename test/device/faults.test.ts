@@ -1,5 +1,5 @@
 /** Faults on demand: the syntax, and what each one makes the device report over real UDP. */
-import { ContentFormat } from '../../src/lwm2m/content-formats';
+import { ContentFormat } from '../../src/lwm2m/core/content-formats';
 import { isLwm2mFotaError } from '../../src/errors';
 import {
   createDevice,

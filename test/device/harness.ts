@@ -4,8 +4,8 @@
  * Execute and Observe from the same port, as the real server does.
  */
 import { createCoapEndpoint, type CoapEndpoint, type IncomingResponse, type Observation, type Peer } from '../../src/coap';
-import { createContentFormatRegistry, ContentFormat, type Lwm2mNode } from '../../src/lwm2m/content-formats';
-import { parsePath } from '../../src/lwm2m/model';
+import { createContentFormatRegistry, ContentFormat, type Lwm2mNode } from '../../src/lwm2m/core/content-formats';
+import { parsePath } from '../../src/lwm2m/core/model';
 import { defaultDeviceModel, objectVersionsFor } from '../../src/device';
 import type { DeviceLwm2mVersion } from '../../src/device';
 

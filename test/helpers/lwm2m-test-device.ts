@@ -9,8 +9,8 @@
  */
 import { createCoapEndpoint } from '../../src/coap';
 import type { CoapEndpoint, IncomingRequest, OutgoingResponse, Peer, TransmissionParameters } from '../../src/coap/types';
-import type { CompositeEntry } from '../../src/lwm2m/content-formats/codec';
-import { formatLinkFormat, type Link } from '../../src/lwm2m/content-formats/link-format';
+import type { CompositeEntry } from '../../src/lwm2m/core/content-formats/codec';
+import { formatLinkFormat, type Link } from '../../src/lwm2m/core/content-formats/link-format';
 import {
   lwm2mObject,
   multipleResource,
@@ -20,11 +20,11 @@ import {
   type Lwm2mResource,
   type Lwm2mValue,
   type ObjectInstance,
-} from '../../src/lwm2m/content-formats/node';
-import { ContentFormat, createContentFormatRegistry, type ContentFormatRegistry } from '../../src/lwm2m/content-formats/registry';
-import { loadObjectModels, type ModelRegistry } from '../../src/lwm2m/model';
-import { formatPath, isPathPrefix, pathFromIds, pathIds, type LwM2mPath } from '../../src/lwm2m/model/path';
-import type { Lwm2mModel } from '../../src/lwm2m/model/types';
+} from '../../src/lwm2m/core/content-formats/node';
+import { ContentFormat, createContentFormatRegistry, type ContentFormatRegistry } from '../../src/lwm2m/core/content-formats/registry';
+import { loadObjectModels, type ModelRegistry } from '../../src/lwm2m/core/model';
+import { formatPath, isPathPrefix, pathFromIds, pathIds, type LwM2mPath } from '../../src/lwm2m/core/model/path';
+import type { Lwm2mModel } from '../../src/lwm2m/core/model/types';
 
 export type TestLwm2mVersion = '1.0' | '1.1' | '1.2';
 

@@ -4,9 +4,9 @@
  * for a sleeping device until it wakes — also across a restart.
  */
 import { createSocket } from 'node:dgram';
-import { resource } from '../../src/lwm2m/content-formats/node';
-import { parsePath } from '../../src/lwm2m/model/path';
-import type { ReadResponse } from '../../src/lwm2m/operations/types';
+import { resource } from '../../src/lwm2m/core/content-formats/node';
+import { parsePath } from '../../src/lwm2m/core/model/path';
+import type { ReadResponse } from '../../src/lwm2m/server/requests/types';
 import { createServer, type Lwm2mFotaServer, type ServerOptions } from '../../src/server';
 import { openSqliteStore } from '../../src/store';
 import { FAST, codeOf, collect, nextEvent } from '../helpers/device-management';

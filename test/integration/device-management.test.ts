@@ -3,10 +3,10 @@
  * content format the device's LwM2M version allows.
  */
 import { isLwm2mFotaError } from '../../src/errors';
-import { multipleResource, objectInstance, resource, type Lwm2mNode } from '../../src/lwm2m/content-formats/node';
-import { ContentFormat } from '../../src/lwm2m/content-formats/registry';
-import { parsePath } from '../../src/lwm2m/model/path';
-import type { CompositeResponse, CreateResponse, DiscoverResponse, ReadResponse } from '../../src/lwm2m/operations/types';
+import { multipleResource, objectInstance, resource, type Lwm2mNode } from '../../src/lwm2m/core/content-formats/node';
+import { ContentFormat } from '../../src/lwm2m/core/content-formats/registry';
+import { parsePath } from '../../src/lwm2m/core/model/path';
+import type { CompositeResponse, CreateResponse, DiscoverResponse, ReadResponse } from '../../src/lwm2m/server/requests/types';
 import { createServer, type Lwm2mFotaServer } from '../../src/server';
 import { FAST, codeOf, nextEvent } from '../helpers/device-management';
 import { TestDevice, type TestLwm2mVersion } from '../helpers/lwm2m-test-device';

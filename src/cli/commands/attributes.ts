@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { isLwm2mFotaError } from '../../errors';
-import { parseAttributeAssignments } from '../../lwm2m/operations/attributes';
+import { parseAttributeAssignments } from '../../lwm2m/server/requests/attributes';
 import { action, usageError } from '../run';
 import { callDevice, checkPath, codeText, deviceOptions, deviceUrl, type DeviceCommandOptions } from './device-common';
 

@@ -14,7 +14,7 @@ export interface DeviceCommandOptions extends ServerConnectionOptions {
   wait?: boolean;
 }
 
-/** The answer JSON of the REST API (see src/lwm2m/operations/json.ts). */
+/** The answer JSON of the REST API (see src/lwm2m/server/requests/json.ts). */
 export interface AnswerJson {
   endpoint: string;
   operation: string;

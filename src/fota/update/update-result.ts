@@ -7,7 +7,7 @@
  * object (/5)".
  */
 
-import { FirmwareState, UpdateResult } from '../../lwm2m/model/firmware-object';
+import { FirmwareState, UpdateResult } from '../../lwm2m/core/model/firmware-object';
 
 export { FirmwareState, UpdateResult };
 
