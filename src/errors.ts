@@ -18,6 +18,7 @@ export type CoapErrorCode =
 
 export type StoreErrorCode =
   | 'ERR_STORE_OPEN' // the data directory or database could not be opened
+  | 'ERR_STORE_LOCKED' // another server holds the data directory
   | 'ERR_STORE_SCHEMA' // the database was written by a newer, unknown schema
   | 'ERR_STORE_WRITE' // a write failed (disk full, locked, constraint)
   | 'ERR_STORE_READ' // a read failed (I/O error, corruption)

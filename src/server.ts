@@ -13,7 +13,7 @@ import { registerUpdateRoutes } from './api/update-routes';
 import { loadObjectModels, type ModelRegistry } from './lwm2m/core/model';
 import { DeviceManagement } from './lwm2m/server/requests/device-management';
 import { RegistrationService } from './lwm2m/server/registration/registration-service';
-import { openSqliteStore } from './store';
+import { lockDataDir, openSqliteStore } from './store';
 import type { Store } from './store/types';
 
 export interface ServerOptions {
@@ -84,14 +84,23 @@ export interface Lwm2mFotaServer {
  * Starts the server: opens the store, loads registrations (expiring those whose lifetime
  * ran out while it was down), binds CoAP and the REST API.
  *
- * Throws ERR_STORE_OPEN / ERR_STORE_SCHEMA (data directory), ERR_COAP_BIND (UDP port),
+ * Throws ERR_STORE_LOCKED (another server holds the data directory), ERR_STORE_OPEN /
+ * ERR_STORE_SCHEMA (data directory), ERR_COAP_BIND (UDP port),
  * ERR_API_UNREACHABLE (HTTP port).
  */
 export async function createServer(options: ServerOptions = {}): Promise<Lwm2mFotaServer> {
   const dataDir = resolve(options.dataDir ?? './data');
   const log = options.log ?? (() => {});
-  const store = openSqliteStore({ file: join(dataDir, 'lwm2m-fota.sqlite') });
-  const cleanup: Array<() => Promise<void> | void> = [() => store.close()];
+  // One server per data directory: taken before anything in it is read, released last.
+  const lock = lockDataDir(dataDir);
+  let store: Store;
+  try {
+    store = openSqliteStore({ file: join(dataDir, 'lwm2m-fota.sqlite') });
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
+  const cleanup: Array<() => Promise<void> | void> = [() => store.close(), () => lock.release()];
   try {
     const events = new EventBus(store.events);
     const registrations = await RegistrationService.start({
@@ -186,6 +195,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Lwm2mFo
       cleanup.unshift(() => api!.close());
     }
 
+    lock.describe({ coap: coap.address().port, ...(api ? { http: api.address().port } : {}) });
     let closed = false;
     return {
       dataDir,

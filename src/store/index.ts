@@ -21,3 +21,5 @@ export type {
 export { openSqliteStore, SqliteStore } from './sqlite-store';
 export { SCHEMA_VERSION } from './migrations';
 export type { Migration } from './migrations';
+export { lockDataDir, ensureDirectory, LOCK_FILE, HOLDER_FILE } from './data-lock';
+export type { DataDirLock, DataDirHolder } from './data-lock';
