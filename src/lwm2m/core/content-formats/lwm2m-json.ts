@@ -3,7 +3,7 @@
  * "bt": base time, "e": [ {"n": name, "v" | "sv" | "bv" | "ov": value, "t": time} ]}`.
  * Opaque values travel base64-encoded in "sv", object links as "ov": "objectId:instanceId".
  */
-import type { LwM2mPath } from '../model/path';
+import { pathIds, type LwM2mPath } from '../model/path';
 import type { Lwm2mModel } from '../model/types';
 import type { NodeCodec } from './codec';
 import { jsonString, parseJson } from './json';
@@ -42,6 +42,24 @@ function write(records: readonly OutRecord[]): Buffer {
     return `{${fields.join(',')}}`;
   });
   return Buffer.from(`{${bn === undefined ? '' : `"bn":${jsonString(bn)},`}"e":[${entries.join(',')}]}`, 'utf8');
+}
+
+/**
+ * Below an object instance, the base name is the instance and every entry is named by its
+ * resource (`{"bn":"/1/0/","e":[{"n":"1","v":222}]}`), the form of the 1.0 specification's
+ * examples. A base name that is the whole resource path with nameless entries is valid
+ * SenML, but strict clients (OMA 1.0 JSON readers) insist on "n" and answer 4.06.
+ */
+function instanceBased(records: OutRecord[], path: LwM2mPath): OutRecord[] {
+  const ids = pathIds(path);
+  if (ids.length < 3) return records;
+  const instance = `/${ids[0]}/${ids[1]}/`;
+  const prefix = ids.slice(2).join('/');
+  return records.map((r, i) => {
+    const n = r.n === undefined || r.n === '' ? prefix : `${prefix}/${r.n}`;
+    const { bn: _bn, ...rest } = r;
+    return i === 0 ? { ...rest, bn: instance, n } : { ...rest, n };
+  });
 }
 
 function records(bytes: Buffer): SenmlRecord[] {
@@ -119,7 +137,7 @@ export class Lwm2mJsonCodec implements NodeCodec {
   readonly mediaType = 'application/vnd.oma.lwm2m+json';
 
   encode(node: Lwm2mNode, path: LwM2mPath, model: Lwm2mModel): Buffer {
-    return write(nodeToRecords(node, path, model));
+    return write(instanceBased(nodeToRecords(node, path, model), path));
   }
 
   decode(bytes: Buffer, path: LwM2mPath, model: Lwm2mModel): Lwm2mNode {

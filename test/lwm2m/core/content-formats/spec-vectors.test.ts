@@ -383,3 +383,26 @@ describe('CoRE link format (RFC 6690; Discover)', () => {
     expect(() => formats.decodeLinks(Buffer.from(text))).toThrow(expect.objectContaining({ code: 'ERR_LWM2M_CONTENT_FORMAT' }));
   });
 });
+
+describe('LwM2M JSON below an instance: bn of the instance, n of the resource (strict 1.0 readers insist on "n")', () => {
+  const json = (node: Lwm2mNode, path: string): string => formats.encode(ContentFormat.Lwm2mJson, node, p(path), model).toString();
+
+  it('names a single resource by "n" under the instance', () => {
+    expect(json(resource(1, 'integer', 222), '/1/0/1')).toBe('{"bn":"/1/0/","e":[{"n":"1","v":222}]}');
+    expect(formats.decode(ContentFormat.Lwm2mJson, Buffer.from('{"bn":"/1/0/","e":[{"n":"1","v":222}]}'), p('/1/0/1'), model)).toEqual(resource(1, 'integer', 222));
+  });
+
+  it('names the instances of a multiple resource "resource/instance" under the instance', () => {
+    const sources = multipleResource(6, 'integer', [
+      [0, 1],
+      [1, 5],
+    ]);
+    const text = json(sources, '/3/0/6');
+    expect(text).toBe('{"bn":"/3/0/","e":[{"n":"6/0","v":1},{"n":"6/1","v":5}]}');
+    expect(formats.decode(ContentFormat.Lwm2mJson, Buffer.from(text), p('/3/0/6'), model)).toEqual(sources);
+  });
+
+  it('names a resource instance "resource/instance" under the instance', () => {
+    expect(json(resourceInstance(1, 'integer', 5), '/3/0/6/1')).toBe('{"bn":"/3/0/","e":[{"n":"6/1","v":5}]}');
+  });
+});
