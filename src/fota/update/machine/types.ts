@@ -41,8 +41,8 @@
  * Device reports that break object 5's rules are recorded in the job's history (and in the
  * step's `note`), never thrown; the comments at each case say what the machine does.
  */
-import type { UpdateJobRecord } from '../../store/types';
-import { chooseDelivery, type DeliveryMethodName, type PackageScheme } from './delivery';
+import type { UpdateJobRecord } from '../../../store/types';
+import { chooseDelivery, type DeliveryMethodName, type PackageScheme } from '../delivery';
 import {
   explainReason,
   explainUpdateResult,
@@ -53,7 +53,7 @@ import {
   isTransientReason,
   UpdateResult,
   type FailureReason,
-} from './update-result';
+} from '../update-result';
 
 // ---------------------------------------------------------------------------------------
 // Configuration and context

@@ -1,0 +1,2 @@
+/** Transitional: the machine is split by phase in the next commit. */
+export * from './types';
