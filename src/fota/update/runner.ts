@@ -1,6 +1,6 @@
 /**
  * The runner of ONE update job: a thin loop around the pure machine ({@link advance}) that
- * keeps THE RUNNER CONTRACT of machine.ts:
+ * keeps THE RUNNER CONTRACT of machine/index.ts:
  *
  *   1. one input at a time, in arrival order (an inbox drained by one loop);
  *   2. a step that says `persist` is committed (awaited) BEFORE any of its effects starts —
@@ -59,7 +59,7 @@ export interface JobRunnerPort {
 
 export interface JobRunnerOptions {
   readonly config: UpdateConfig;
-  /** At most one `updateProgress` event per job per this many ms (default 1000). */
+  /** At most one `updateProgressed` event per job per this many ms (default 1000). */
   readonly progressIntervalMs?: number;
 }
 
@@ -287,7 +287,7 @@ export class JobRunner {
     this.#timers.set(name, unref(setTimeout(fire, delay)));
   }
 
-  /** `updateProgress`, at most one per interval; the last value is never lost. */
+  /** `updateProgressed`, at most one per interval; the last value is never lost. */
   #progress(job: Job): void {
     const s = job.state;
     if (s.value !== 'delivering' && s.value !== 'downloaded') return;
@@ -309,7 +309,7 @@ export class JobRunner {
     this.#lastProgressAt = this.#port.now();
     const s = this.#job.state;
     if (s.value !== 'delivering' && s.value !== 'downloaded') return;
-    this.#port.publish(this.#job, 'updateProgress', {
+    this.#port.publish(this.#job, 'updateProgressed', {
       jobId: this.#job.id,
       firmwareId: this.#job.firmwareId,
       state: s.value,

@@ -9,7 +9,7 @@
  *   reboot, Update after a sleep, De-register, expiry), the Block2 requests it sends to
  *   `/fw/<digest>` while it pulls, and the timers → machine inputs;
  * - every transition → the event stream (`updateQueued` … `updateSucceeded`), progress
- *   throttled (`updateProgress`);
+ *   throttled (`updateProgressed`);
  * - at start-up every active job is resumed from the store.
  *
  * It also keeps each device's running firmware version (/3/0/3), read after it registers
@@ -20,7 +20,7 @@ import type { CoapEndpoint, IncomingRequest, Peer } from '../../coap/types';
 import { isLwm2mFotaError, Lwm2mFotaError } from '../../errors';
 import type { EventBus } from '../../events';
 import { resource } from '../../lwm2m/core/content-formats';
-import { formatPath, parsePath } from '../../lwm2m/core/model';
+import { formatPath, pathsEqual, type LwM2mPath } from '../../lwm2m/core/model';
 import type { DeviceManagement } from '../../lwm2m/server/requests/device-management';
 import type { Notification } from '../../lwm2m/server/observations/observations';
 import { uriPath } from '../../lwm2m/server/requests/build';
@@ -69,7 +69,7 @@ export interface UpdateServiceOptions {
   readonly packagePort?: number;
   /** Largest Block1 block of a push; the device may ask for smaller ones (default 1024). */
   readonly pushBlockSize?: number;
-  /** At most one `updateProgress` event per job per this many ms (default 1000). */
+  /** At most one `updateProgressed` event per job per this many ms (default 1000). */
   readonly progressIntervalMs?: number;
   readonly now?: () => number;
   readonly log?: (line: string) => void;
@@ -108,7 +108,7 @@ const FEED_INTERVAL_MS = 200;
 const VERSION_READS_IN_FLIGHT = 16;
 /** Version reads queued without a waiter (see #readVersionLater). */
 const VERSION_QUEUE_LIMIT = 10_000;
-const VERSION_PATH = parsePath(PATHS.firmwareVersion);
+const VERSION_PATH = PATHS.firmwareVersion;
 
 function mergeConfig(o: UpdateConfigOverrides | undefined): UpdateConfig {
   if (o === undefined) return DEFAULT_UPDATE_CONFIG;
@@ -497,7 +497,7 @@ export class UpdateService {
   #onNotification(n: Notification): void {
     const runner = this.#runners.get(n.endpoint);
     if (runner === undefined || n.kind !== 'single' || n.paths[0] === undefined || !n.response.success) return;
-    const input = inputFor(formatPath(n.paths[0]), answerOf(n.response));
+    const input = inputFor(n.paths[0], answerOf(n.response));
     if (input !== undefined) runner.feed(input);
   }
 
@@ -506,7 +506,7 @@ export class UpdateService {
     try {
       switch (effect.type) {
         case 'observe': {
-          const answer = (await this.#observe(ep, effect.path, signal)) ?? (await this.#ask(ep, { operation: 'read', path: parsePath(effect.path) }, signal));
+          const answer = (await this.#observe(ep, effect.path, signal)) ?? (await this.#ask(ep, { operation: 'read', path: effect.path }, signal));
           const input = inputFor(effect.path, answer);
           if (input !== undefined) feed(input);
           return;
@@ -517,13 +517,13 @@ export class UpdateService {
         case 'readState':
         case 'readResult':
         case 'readFirmwareVersion': {
-          const input = inputFor(effect.path, await this.#ask(ep, { operation: 'read', path: parsePath(effect.path) }, signal));
+          const input = inputFor(effect.path, await this.#ask(ep, { operation: 'read', path: effect.path }, signal));
           if (input !== undefined) feed(input);
           return;
         }
         case 'readCapabilities': {
-          const dm = await this.#ask(ep, { operation: 'read', path: parsePath(PATHS.deliveryMethod) }, signal);
-          const pr = await this.#ask(ep, { operation: 'read', path: parsePath(PATHS.protocols) }, signal);
+          const dm = await this.#ask(ep, { operation: 'read', path: PATHS.deliveryMethod }, signal);
+          const pr = await this.#ask(ep, { operation: 'read', path: PATHS.protocols }, signal);
           const deliveryMethod = dm.success ? toNumber(dm.value) : undefined;
           const protocols = pr.success ? (pr.values ?? (pr.value === undefined ? [] : [pr.value])).map(toNumber).filter((x): x is number => x !== undefined) : undefined;
           let hasCancel = false;
@@ -541,22 +541,22 @@ export class UpdateService {
           return;
         }
         case 'writePackageUri': {
-          const a = await this.#ask(ep, { operation: 'write', mode: 'replace', path: parsePath(effect.path), node: resource(1, 'string', effect.uri) }, signal);
+          const a = await this.#ask(ep, { operation: 'write', mode: 'replace', path: effect.path, node: resource(1, 'string', effect.uri) }, signal);
           feed({ type: 'writeAnswered', write: 'packageUri', code: a.code });
           return;
         }
         case 'writeEmptyUri': {
-          const a = await this.#ask(ep, { operation: 'write', mode: 'replace', path: parsePath(effect.path), node: resource(1, 'string', '') }, signal);
+          const a = await this.#ask(ep, { operation: 'write', mode: 'replace', path: effect.path, node: resource(1, 'string', '') }, signal);
           feed(effect.purpose === 'reset' ? { type: 'writeAnswered', write: 'reset', code: a.code } : { type: 'cancelAnswered', code: a.code });
           return;
         }
         case 'executeUpdate': {
-          const a = await this.#ask(ep, { operation: 'execute', path: parsePath(effect.path) }, signal);
+          const a = await this.#ask(ep, { operation: 'execute', path: effect.path }, signal);
           feed({ type: 'executeAnswered', code: a.code });
           return;
         }
         case 'executeCancel': {
-          const a = await this.#ask(ep, { operation: 'execute', path: parsePath(effect.path) }, signal);
+          const a = await this.#ask(ep, { operation: 'execute', path: effect.path }, signal);
           feed({ type: 'cancelAnswered', code: a.code });
           return;
         }
@@ -567,7 +567,7 @@ export class UpdateService {
     } catch (err) {
       if (signal.aborted) return;
       if (isNoAnswer(err)) {
-        feed({ type: 'contactLost', request: `${effect.type} ${'path' in effect ? effect.path : ''}`.trim() });
+        feed({ type: 'contactLost', request: `${effect.type} ${'path' in effect ? formatPath(effect.path) : ''}`.trim() });
         return;
       }
       if (isLwm2mFotaError(err, 'ERR_LWM2M_NOT_REGISTERED')) return; // its next Register is an input
@@ -588,17 +588,17 @@ export class UpdateService {
    * Observe, unless an observation of `path` of the current registration is live (then
    * undefined: the caller reads, the first answer must come either way).
    */
-  async #observe(endpoint: string, path: string, signal: AbortSignal): Promise<Answer | undefined> {
+  async #observe(endpoint: string, path: LwM2mPath, signal: AbortSignal): Promise<Answer | undefined> {
     const ctx = this.#o.devices.context(endpoint);
-    const live = this.#o.devices.observations.list(endpoint).some((o) => o.registrationId === ctx.registrationId && o.kind === 'single' && o.paths[0] === path);
+    const live = this.#o.devices.observations.list(endpoint).some((o) => o.registrationId === ctx.registrationId && o.kind === 'single' && o.paths[0] === formatPath(path));
     if (live) return undefined;
-    const a = await this.#ask(endpoint, { operation: 'observe', path: parsePath(path) }, signal);
+    const a = await this.#ask(endpoint, { operation: 'observe', path }, signal);
     return a.success ? a : undefined;
   }
 
-  async #unobserve(endpoint: string, path: string): Promise<void> {
+  async #unobserve(endpoint: string, path: LwM2mPath): Promise<void> {
     for (const o of this.#o.devices.observations.list(endpoint)) {
-      if (o.kind !== 'single' || o.paths[0] !== path) continue;
+      if (o.kind !== 'single' || o.paths[0] !== formatPath(path)) continue;
       try {
         await this.#o.devices.cancelObservation(o.token);
       } catch {
@@ -626,7 +626,7 @@ export class UpdateService {
     const stop = new Lwm2mFotaError('ERR_COAP_CLOSED', 'push stopped');
     const res = await this.#o.coap.request(ctx.peer, {
       method: 'PUT',
-      path: uriPath(parsePath(PATHS.package), ctx.rootPath),
+      path: uriPath(PATHS.package, ctx.rootPath),
       payload,
       contentFormat: 42,
       block1Size: this.#o.pushBlockSize ?? 1024,
@@ -726,22 +726,18 @@ function conflict(endpoint: string): Lwm2mFotaError {
 }
 
 /** The machine input for a value of /5/0/3, /5/0/5 or /3/0/3. */
-function inputFor(path: string, a: Answer): JobInput | undefined {
+function inputFor(path: LwM2mPath, a: Answer): JobInput | undefined {
   if (!a.success) return undefined;
-  switch (path) {
-    case PATHS.state: {
-      const v = toNumber(a.value);
-      return v === undefined ? undefined : { type: 'stateObserved', state: v };
-    }
-    case PATHS.result: {
-      const v = toNumber(a.value);
-      return v === undefined ? undefined : { type: 'resultObserved', result: v };
-    }
-    case PATHS.firmwareVersion:
-      return typeof a.value === 'string' ? { type: 'versionRead', version: a.value } : undefined;
-    default:
-      return undefined;
+  if (pathsEqual(path, PATHS.state)) {
+    const v = toNumber(a.value);
+    return v === undefined ? undefined : { type: 'stateObserved', state: v };
   }
+  if (pathsEqual(path, PATHS.result)) {
+    const v = toNumber(a.value);
+    return v === undefined ? undefined : { type: 'resultObserved', result: v };
+  }
+  if (pathsEqual(path, PATHS.firmwareVersion)) return typeof a.value === 'string' ? { type: 'versionRead', version: a.value } : undefined;
+  return undefined;
 }
 
 /** Wraps the `/fw` route's handler so the update service sees every request first. */

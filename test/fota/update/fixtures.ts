@@ -16,6 +16,7 @@ import type {
   VerifyingState,
 } from '../../../src/fota/update/machine';
 import { next } from '../../../src/fota/update/machine';
+import { formatPath } from '../../../src/lwm2m/core/model';
 
 export const T0 = 1_700_000_000_000;
 
@@ -48,7 +49,7 @@ export function fx(e: Effect): string {
   switch (e.type) {
     case 'observe':
     case 'unobserve':
-      return `${e.type} ${e.path}`;
+      return `${e.type} ${formatPath(e.path)}`;
     case 'setTimer':
     case 'clearTimer':
       return `${e.type} ${e.timer}`;

@@ -5,6 +5,7 @@
 import fc from 'fast-check';
 
 import { createJob, isTerminal, next, resume, type Effect, type JobInput, type JobState, type Step, type TimerName } from '../../../src/fota/update/machine';
+import { parsePath, pathsEqual } from '../../../src/lwm2m/core/model';
 import { CONFIG, ctx, SPEC, T0 } from './fixtures';
 
 const TIMERS: TimerName[] = ['contact', 'retry', 'delivery', 'update', 'reboot', 'verify', 'cancel'];
@@ -212,7 +213,7 @@ function deviceAnswers(dev: Device, e: Effect): JobInput[] {
     case 'observe':
     case 'readState':
     case 'readResult':
-      return e.path === '/5/0/3' ? [{ type: 'stateObserved', state: dev.state }] : [{ type: 'resultObserved', result: dev.result }];
+      return pathsEqual(e.path, parsePath('/5/0/3')) ? [{ type: 'stateObserved', state: dev.state }] : [{ type: 'resultObserved', result: dev.result }];
     case 'readCapabilities':
       return [{ type: 'capabilitiesRead', deliveryMethod: 2, protocols: [0], hasCancel: true }];
     case 'writeEmptyUri':

@@ -11,6 +11,7 @@ import {
   type Step,
 } from '../../../src/fota/update/machine';
 import { explainUpdateResult, failureReasonFor } from '../../../src/fota/update/update-result';
+import { parsePath } from '../../../src/lwm2m/core/model';
 import {
   actionsOf,
   CANCELLED,
@@ -104,9 +105,9 @@ describe('the happy path', () => {
 
   it('pull writes the most secure URI the device lists in /5/0/8', () => {
     const step = next(queued(), { type: 'capabilitiesRead', deliveryMethod: 2, protocols: [0, 1] }, ctx());
-    expect(step.effects).toContainEqual({ type: 'writePackageUri', path: '/5/0/1', uri: SECURE_URI });
+    expect(step.effects).toContainEqual({ type: 'writePackageUri', path: parsePath('/5/0/1'), uri: SECURE_URI });
     const plain = next(queued(), { type: 'capabilitiesRead', deliveryMethod: 0 }, ctx());
-    expect(plain.effects).toContainEqual({ type: 'writePackageUri', path: '/5/0/1', uri: URI });
+    expect(plain.effects).toContainEqual({ type: 'writePackageUri', path: parsePath('/5/0/1'), uri: URI });
     expect(plain.state).toMatchObject({ value: 'delivering', method: 'pull', uri: URI, hasCancel: false });
   });
 
@@ -124,7 +125,7 @@ describe('the happy path', () => {
     ]);
     expect(steps.map((s) => s.state.value)).toEqual(['delivering', 'delivering', 'delivering', 'delivering', 'downloaded', 'updating', 'rebooting', 'verifying', 'succeeded']);
     expect(actionsOf(steps[0] as Step)).toEqual(['clearTimer contact', 'setTimer delivery', 'pushPackage']);
-    expect((steps[0] as Step).effects).toContainEqual({ type: 'pushPackage', path: '/5/0/0', firmwareId: SPEC.firmwareId, payloadOnly: false });
+    expect((steps[0] as Step).effects).toContainEqual({ type: 'pushPackage', path: parsePath('/5/0/0'), firmwareId: SPEC.firmwareId, payloadOnly: false });
     // The first block proves the device took the delivery (persisted); later ones are volatile.
     expect(steps.slice(1, 3).map((s) => s.persist)).toEqual([true, false]);
     expect((steps[2] as Step).state).toMatchObject({ bytes: 2048, total: 4096 });
@@ -136,7 +137,7 @@ describe('the happy path', () => {
 
   it('push sends the payload alone when the job says so', () => {
     const step = next(queued(), { type: 'capabilitiesRead', deliveryMethod: 1 }, ctx(T0, { job: { payloadOnly: true } }));
-    expect(step.effects).toContainEqual({ type: 'pushPackage', path: '/5/0/0', firmwareId: SPEC.firmwareId, payloadOnly: true });
+    expect(step.effects).toContainEqual({ type: 'pushPackage', path: parsePath('/5/0/0'), firmwareId: SPEC.firmwareId, payloadOnly: true });
   });
 
   it('honours the operator override, and fails with unsupportedDelivery when the device cannot do it', () => {

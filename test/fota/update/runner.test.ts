@@ -3,8 +3,9 @@
  * requests in order through one chain, stopDelivery aborts a push, timers fire as
  * timedOut, progress events are throttled, a failed commit performs nothing.
  */
-import { createJob, resumeJob, type Effect, type Job, type JobInput, type UpdateConfig } from '../../../src/fota/update/machine';
+import { createJob, PATHS, resumeJob, type Effect, type Job, type JobInput, type UpdateConfig } from '../../../src/fota/update/machine';
 import { isRequestEffect, JobRunner, type JobRunnerPort, type RequestEffect } from '../../../src/fota/update/runner';
+import { formatPath } from '../../../src/lwm2m/core/model';
 
 const CONFIG: UpdateConfig = {
   maxAttempts: 2,
@@ -37,7 +38,7 @@ class FakePort {
   }
 
   async perform(_job: Job, e: RequestEffect, feed: (i: JobInput) => void, signal: AbortSignal): Promise<void> {
-    this.log.push(`perform ${e.type}${'path' in e ? ` ${e.path}` : ''}`);
+    this.log.push(`perform ${e.type}${'path' in e ? ` ${formatPath(e.path)}` : ''}`);
     await this.answer(e, feed, signal);
     this.log.push(`done ${e.type}`);
   }
@@ -161,7 +162,7 @@ describe('JobRunner', () => {
     expect(p.log.indexOf('perform executeCancel /5/0/10')).toBeGreaterThan(p.log.indexOf('done pushPackage'));
     expect(push).toBeGreaterThan(0);
     // Progress events were throttled (100 blocks, a few events).
-    const progress = p.log.filter((l) => l === 'event updateProgress').length;
+    const progress = p.log.filter((l) => l === 'event updateProgressed').length;
     expect(progress).toBeGreaterThan(0);
     expect(progress).toBeLessThan(10);
     r.close();
@@ -223,5 +224,5 @@ describe('JobRunner', () => {
 test('timers, events and stopDelivery are not requests', () => {
   const kinds: Array<Effect['type']> = ['setTimer', 'clearTimer', 'scheduleRetry', 'emitEvent', 'stopDelivery'];
   for (const type of kinds) expect(isRequestEffect({ type } as Effect)).toBe(false);
-  expect(isRequestEffect({ type: 'executeUpdate', path: '/5/0/2', executionId: 'x' })).toBe(true);
+  expect(isRequestEffect({ type: 'executeUpdate', path: PATHS.update, executionId: 'x' })).toBe(true);
 });
