@@ -47,7 +47,7 @@ export type {
   UpdateHistoryView,
 } from './api/views';
 export { TOKEN_ENV, TOKEN_FILE, readTokenFile } from './api/token';
-export { FIRMWARE_ID_MIN_PREFIX, FIRMWARE_ID_PATTERN, isFirmwareId, isFirmwareIdOrPrefix } from './fota/firmware';
+export { FIRMWARE_ID_MIN_PREFIX, isFirmwareId, isFirmwareIdOrPrefix } from './fota/firmware';
 export { parseAttributeAssignments } from './lwm2m/server/requests/attributes';
 export type { NotificationAttributes } from './lwm2m/server/requests/attributes';
 export { DEVICE_EVENT_NAMES, formatFaultSpec, parseDuration, parseFaultSpec, parseProbability } from './device';

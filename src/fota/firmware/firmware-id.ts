@@ -7,7 +7,8 @@
  * (Two look-alikes stay apart on purpose: the store checks the rows it is handed with its own
  * copy of the pattern, because `src/store` depends on nothing else in `src/`; and the SUIT
  * library's `relativeFirmwareUri` writes the same path into manifests it creates, because
- * `src/suit` is a pure library below fota. A test pins both to this file.)
+ * `src/suit` is a pure library below fota; test/fota/firmware/firmware-id.test.ts pins that one to
+ * this file.)
  */
 import { Lwm2mFotaError } from '../../errors';
 
