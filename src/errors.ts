@@ -59,6 +59,7 @@ export type SuitErrorCode =
 export type FotaErrorCode =
   | 'ERR_FOTA_FIRMWARE_REJECTED' // an envelope refused by the server's trust policy
   | 'ERR_FOTA_FIRMWARE_NOT_FOUND'
+  | 'ERR_FOTA_FIRMWARE_AMBIGUOUS' // a firmware id prefix that more than one firmware starts with
   | 'ERR_FOTA_IMAGE_MISSING' // the envelope names an image that was not supplied
   | 'ERR_FOTA_TRUST_NOT_CONFIGURED' // firmware offered to a server started without --trust / --policy
   | 'ERR_FOTA_FIRMWARE_IN_USE' // removal refused: an active update job uses the firmware

@@ -187,7 +187,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Lwm2mFo
         describeDevice: async (endpoint, detail) => ({ firmwareVersion: (await updateService.firmwareVersion(endpoint, { read: detail })) ?? null }),
         extraRoutes: (router: Router) => {
           // Before the device routes' /api/devices/:endpoint/*rest catch-all.
-          registerUpdateRoutes(router, updateService);
+          registerUpdateRoutes(router, updateService, firmware);
           registerDeviceRoutes(router, devices);
           addFirmwareRoutes(router, firmware);
         },

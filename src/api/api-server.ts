@@ -4,6 +4,7 @@ import { Lwm2mFotaError } from '../errors';
 import type { EventBus } from '../events';
 import type { RegistrationService } from '../lwm2m/server/registration/registration-service';
 import type { StoredEvent } from '../store/types';
+import { errorAnswer } from './error-status';
 import { HttpError, Router, badRequest, notFound, sendError, sendJson } from './http';
 import { tokenMatches } from './token';
 import { deviceView, eventView } from './views';
@@ -87,9 +88,8 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
         res.destroy();
         return;
       }
-      if (err instanceof HttpError) return sendError(res, err.status, err.code, err.message);
-      if (err instanceof Lwm2mFotaError) return sendError(res, statusFor(err), err.code, err.message);
-      sendError(res, 500, 'ERR_INTERNAL', (err as Error).message ?? String(err));
+      const answer = errorAnswer(err);
+      sendError(res, answer.status, answer.code, answer.message);
     }
   }
 
@@ -112,35 +112,6 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
         server.closeAllConnections();
       }),
   };
-}
-
-/** HTTP status for one of our error codes. */
-export function statusFor(err: Lwm2mFotaError): number {
-  switch (err.code) {
-    case 'ERR_API_UNAUTHORIZED':
-      return 401;
-    case 'ERR_API_NOT_FOUND':
-    case 'ERR_LWM2M_NOT_REGISTERED':
-    case 'ERR_FOTA_FIRMWARE_NOT_FOUND':
-    case 'ERR_FOTA_JOB_NOT_FOUND':
-    case 'ERR_LWM2M_REQUEST_NOT_FOUND':
-    case 'ERR_LWM2M_OBSERVATION_NOT_FOUND':
-      return 404;
-    case 'ERR_API_CONFLICT':
-    case 'ERR_FOTA_JOB_CONFLICT':
-      return 409;
-    case 'ERR_LWM2M_NO_RESPONSE':
-    case 'ERR_COAP_TIMEOUT':
-    case 'ERR_COAP_RESET':
-      return 504;
-    case 'ERR_LWM2M_DEVICE_ASLEEP':
-      return 202;
-    case 'ERR_LWM2M_CONTENT_FORMAT':
-      // The device answered something that does not decode: a bad gateway, not a bad request.
-      return 502;
-    default:
-      return err.code.startsWith('ERR_STORE') || err.code.startsWith('ERR_COAP') ? 500 : 400;
-  }
 }
 
 /**

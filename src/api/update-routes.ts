@@ -1,23 +1,24 @@
 /**
  * REST routes of firmware updates:
  *
- *   POST   /api/devices/:ep/update   {firmware, method?, payloadOnly?} → 201 the new job
+ *   POST   /api/devices/:ep/update   {firmware, method?, payloadOnly?} → 201 the new job;
+ *                                    `firmware` is an id or a unique prefix of one
  *   GET    /api/devices/:ep/update   the active job, else the last one (with its history);
  *                                    `?all=1` adds `jobs`: the device's earlier jobs
  *   DELETE /api/devices/:ep/update   cancel the active job → the job (cancelling/cancelled)
  *   GET    /api/updates              recent jobs of every device (`?limit=`, `?active=1`)
  *
- * Errors: 400 ERR_API_BAD_REQUEST / ERR_FOTA_IMAGE_MISSING / ERR_FOTA_VERSION_UNKNOWN,
- * 404 ERR_LWM2M_NOT_REGISTERED / ERR_FOTA_FIRMWARE_NOT_FOUND / ERR_FOTA_JOB_NOT_FOUND,
- * 409 ERR_FOTA_JOB_CONFLICT / ERR_FOTA_CANCEL_TOO_LATE.
+ * Errors (statuses from the one map, ./error-status.ts): 400 ERR_API_BAD_REQUEST /
+ * ERR_FOTA_FIRMWARE_AMBIGUOUS / ERR_FOTA_VERSION_UNKNOWN, 404 ERR_LWM2M_NOT_REGISTERED /
+ * ERR_FOTA_FIRMWARE_NOT_FOUND / ERR_FOTA_JOB_NOT_FOUND, 409 ERR_FOTA_JOB_CONFLICT /
+ * ERR_FOTA_CANCEL_TOO_LATE, 422 ERR_FOTA_IMAGE_MISSING.
  */
-import { isLwm2mFotaError, Lwm2mFotaError } from '../errors';
-import type { Job } from '../fota/update/machine';
-import type { UpdateService } from '../fota/update/service';
-import { jobView, type UpdateJobView } from '../fota/update/view';
-import { badRequest, HttpError, readJsonBody, type Router } from './http';
-
-const HEX_ID = /^[0-9a-f]{64}$/;
+import { Lwm2mFotaError } from '../errors';
+import type { FirmwareRepository } from '../fota/firmware';
+import type { Job, UpdateService } from '../fota/update';
+import { firmwareIdParam } from './firmware-routes';
+import { badRequest, readJsonBody, type Router } from './http';
+import { jobView, type UpdateJobView } from './views';
 
 function parseLimit(raw: string | null, fallback: number): number {
   if (raw === null) return fallback;
@@ -26,29 +27,24 @@ function parseLimit(raw: string | null, fallback: number): number {
 }
 
 /** Adds the update routes; register them before any `/api/devices/:endpoint/*rest` catch-all. */
-export function registerUpdateRoutes(router: Router, updates: UpdateService): void {
+export function registerUpdateRoutes(router: Router, updates: UpdateService, firmware: Pick<FirmwareRepository, 'list'>): void {
   const view = async (job: Job): Promise<UpdateJobView> => jobView(job, await updates.firmwareVersion(job.endpoint));
 
   router.add('POST', '/api/devices/:endpoint/update', async ({ req, params }) => {
     const body = await readJsonBody(req, 64 * 1024);
     if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest('expected a JSON object {"firmware": "<id>", "method"?: "pull"|"push", "payloadOnly"?: true}');
     const b = body as Record<string, unknown>;
-    const firmware = b['firmware'] ?? b['firmwareId'];
-    if (typeof firmware !== 'string' || !HEX_ID.test(firmware.toLowerCase())) throw badRequest('"firmware" must be a firmware id (64 hex digits)');
+    const firmwareId = firmwareIdParam(firmware, b['firmware'] ?? b['firmwareId'], '"firmware"');
     const method = b['method'];
     if (method !== undefined && method !== null && method !== 'pull' && method !== 'push') throw badRequest('"method" must be "pull" or "push"');
     const payloadOnly = b['payloadOnly'];
     if (payloadOnly !== undefined && typeof payloadOnly !== 'boolean') throw badRequest('"payloadOnly" must be true or false');
-    try {
-      const job = await updates.start(params.endpoint!, {
-        firmwareId: firmware.toLowerCase(),
-        ...(method === 'pull' || method === 'push' ? { method } : {}),
-        ...(payloadOnly === true ? { payloadOnly: true } : {}),
-      });
-      return { status: 201, body: await view(job) };
-    } catch (err) {
-      throw mapError(err);
-    }
+    const job = await updates.start(params.endpoint!, {
+      firmwareId,
+      ...(method === 'pull' || method === 'push' ? { method } : {}),
+      ...(payloadOnly === true ? { payloadOnly: true } : {}),
+    });
+    return { status: 201, body: await view(job) };
   });
 
   router.add('GET', '/api/devices/:endpoint/update', async ({ params, url }) => {
@@ -61,23 +57,11 @@ export function registerUpdateRoutes(router: Router, updates: UpdateService): vo
     return { ...v, jobs: await Promise.all(jobs.map(view)) };
   });
 
-  router.add('DELETE', '/api/devices/:endpoint/update', async ({ params }) => {
-    try {
-      return await view(await updates.cancel(params.endpoint!));
-    } catch (err) {
-      throw mapError(err);
-    }
-  });
+  router.add('DELETE', '/api/devices/:endpoint/update', async ({ params }) => view(await updates.cancel(params.endpoint!)));
 
   router.add('GET', '/api/updates', async ({ url }) => {
     const limit = parseLimit(url.searchParams.get('limit'), 100);
     const jobs = url.searchParams.get('active') === '1' ? updates.active().slice(0, limit) : await updates.list(limit);
     return { jobs: await Promise.all(jobs.map(async (j) => ({ ...(await view(j)), history: undefined }))) };
   });
-}
-
-/** Codes the generic status table does not place where an operator expects them. */
-function mapError(err: unknown): unknown {
-  if (isLwm2mFotaError(err, 'ERR_FOTA_CANCEL_TOO_LATE')) return new HttpError(409, err.code, err.message);
-  return err;
 }

@@ -1,6 +1,5 @@
 import { join } from 'node:path';
-import { TOKEN_ENV, TOKEN_FILE, readTokenFile } from '../api/token';
-import { type ErrorCode, Lwm2mFotaError } from '../errors';
+import { type ErrorCode, Lwm2mFotaError, TOKEN_ENV, TOKEN_FILE, readTokenFile } from '../index';
 
 export interface ServerConnectionOptions {
   server?: string;

@@ -1,4 +1,4 @@
-import { Lwm2mFotaError, isLwm2mFotaError } from '../errors';
+import { Lwm2mFotaError, isLwm2mFotaError } from '../index';
 
 /** Exit codes: 1 = operation failed, 2 = usage error, 3 = cannot reach the server. */
 export const ExitCode = { Failure: 1, Usage: 2, Unreachable: 3 } as const;

@@ -25,6 +25,8 @@ interface FirmwareRow {
 }
 
 const COLUMNS = 'id, size, sequence_number, version, vendor_id, class_id, blobs, details, added_at';
+// The firmware id pattern is defined in src/fota/firmware/firmware-id.ts; the store keeps a copy
+// because it depends on nothing else in src/ (DESIGN, Layers).
 const HEX_DIGEST = /^[0-9a-f]{64}$/;
 
 const isString = (v: unknown): v is string => typeof v === 'string';

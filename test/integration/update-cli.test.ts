@@ -6,7 +6,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EmulatedDevice } from '../../src/device';
-import type { UpdateJobView } from '../../src/fota/update';
+import type { UpdateJobView } from '../../src/api/views';
 import { runCli } from '../helpers/cli';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process';
 import { tempDir } from '../helpers/tmp';
@@ -153,10 +153,47 @@ describe('lwm2m-fota update / status / cancel', () => {
     }
   });
 
+  test('update --firmware takes a unique prefix of the id, as firmware show does', async () => {
+    const d = await device({ blockSize: 16 });
+    const started = await runCli(['update', d.endpoint, '--firmware', slowFirmwareId.slice(0, 10).toUpperCase(), '--method', 'push', '--json', ...conn()]);
+    expect(started.stderr).toBe('');
+    expect(started.code).toBe(0);
+    expect(JSON.parse(started.stdout)).toMatchObject({ endpoint: d.endpoint, firmware: slowFirmwareId, state: 'queued' });
+    expect((await runCli(['cancel', d.endpoint, ...conn()])).code).toBe(0);
+  });
+
+  test('update --firmware with a prefix no firmware has: one stderr line, exit 1', async () => {
+    const none = unknownPrefix();
+    const out = await runCli(['update', ep, '--firmware', none, ...conn()]);
+    expect(out.code).toBe(1);
+    expect(out.stdout).toBe('');
+    expect(out.stderr).toBe(`lwm2m-fota: ERR_FOTA_FIRMWARE_NOT_FOUND: no firmware id starts with ${none}\n`);
+  });
+
   test('--method must be pull or push', async () => {
     const out = await runCli(['update', ep, '--firmware', firmwareId, '--method', 'carrier-pigeon', ...conn()]);
     expect(out.code).toBe(2);
     expect(out.stderr).toMatch(/^lwm2m-fota: ERR_CLI_USAGE: /);
+  });
+});
+
+/** Eight hex digits that start neither firmware id. */
+function unknownPrefix(): string {
+  for (let n = 0; ; n++) {
+    const p = n.toString(16).padStart(8, '0');
+    if (!firmwareId.startsWith(p) && !slowFirmwareId.startsWith(p)) return p;
+  }
+}
+
+describe('REST /api/firmware/:id takes a unique prefix, as POST …/update does', () => {
+  test('200 with the record for a prefix, 404 for a prefix no id has, 400 for one too short or not hex', async () => {
+    expect(await call('GET', `/api/firmware/${firmwareId.slice(0, 8)}`)).toMatchObject({ status: 200, body: { id: firmwareId } });
+    expect(await call('GET', `/api/firmware/${slowFirmwareId}`)).toMatchObject({ status: 200, body: { id: slowFirmwareId } });
+    expect(await call('GET', `/api/firmware/${unknownPrefix()}`)).toMatchObject({ status: 404, body: { error: { code: 'ERR_FOTA_FIRMWARE_NOT_FOUND' } } });
+    expect(await call('GET', `/api/firmware/${firmwareId.slice(0, 5)}`)).toMatchObject({ status: 400, body: { error: { code: 'ERR_API_BAD_REQUEST' } } });
+    expect(await call('GET', '/api/firmware/not-hex-at-all')).toMatchObject({ status: 400, body: { error: { code: 'ERR_API_BAD_REQUEST' } } });
+    // Removal wants the whole id: a prefix that names another firmware tomorrow must not delete it.
+    expect(await call('DELETE', `/api/firmware/${firmwareId.slice(0, 8)}`)).toMatchObject({ status: 400, body: { error: { code: 'ERR_API_BAD_REQUEST' } } });
   });
 });
 

@@ -8,7 +8,7 @@ import { createSocket } from 'node:dgram';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EmulatedDevice } from '../../src/device';
-import type { UpdateJobView } from '../../src/fota/update';
+import type { UpdateJobView } from '../../src/api/views';
 import { runCli } from '../helpers/cli';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process';
 import { tempDir } from '../helpers/tmp';

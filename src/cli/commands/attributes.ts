@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { isLwm2mFotaError } from '../../errors';
-import { parseAttributeAssignments } from '../../lwm2m/server/requests/attributes';
+import { isLwm2mFotaError, parseAttributeAssignments } from '../../index';
 import { action, usageError } from '../run';
 import { callDevice, checkPath, codeText, deviceOptions, deviceUrl, type DeviceCommandOptions } from './device-common';
 

@@ -4,7 +4,7 @@
  * ERR_FOTA_CANCEL_TOO_LATE once Update was executed.
  */
 import type { Command } from 'commander';
-import type { UpdateJobView } from '../../fota/update/view';
+import type { UpdateJobView } from '../../index';
 import { ApiClient, connectionOptions, type ServerConnectionOptions } from '../client';
 import { action, printJson } from '../run';
 import { updatePath } from './update';

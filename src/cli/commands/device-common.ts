@@ -4,7 +4,7 @@
  * request, and reading the event stream.
  */
 import type { Command } from 'commander';
-import { Lwm2mFotaError } from '../../errors';
+import { Lwm2mFotaError } from '../../index';
 import { ApiClient, connectionOptions, type ServerConnectionOptions } from '../client';
 import { printJson, usageError } from '../run';
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import type { DeviceView } from '../../api/views';
+import type { DeviceView } from '../../index';
 import { ApiClient, connectionOptions, type ServerConnectionOptions } from '../client';
 import { action, printJson } from '../run';
 

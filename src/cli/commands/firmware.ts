@@ -6,8 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Command } from 'commander';
-import { Lwm2mFotaError } from '../../errors';
-import type { FirmwareRecord } from '../../fota/firmware/types';
+import { FIRMWARE_ID_MIN_PREFIX, isFirmwareIdOrPrefix, type FirmwareListView, type FirmwareRemovedView, type FirmwareView as FirmwareRecord } from '../../index';
 import { ApiClient, connectionOptions, type ServerConnectionOptions } from '../client';
 import { action, printJson, usageError } from '../run';
 import { readInput } from './keys';
@@ -47,16 +46,15 @@ function describe(r: FirmwareRecord): string {
   return lines.map(([k, v]) => `${k.padEnd(w)}  ${v}`).join('\n') + '\n';
 }
 
-/** A full id, or the one firmware whose id starts with `prefix` (at least 6 hex digits). */
-async function resolveId(client: ApiClient, prefix: string): Promise<string> {
-  const p = prefix.toLowerCase();
-  if (/^[0-9a-f]{64}$/.test(p)) return p;
-  if (!/^[0-9a-f]{6,63}$/.test(p)) throw usageError(`a firmware id is its SHA-256 (64 hex digits) or a prefix of at least 6, got "${prefix}"`);
-  const { firmware } = await client.get<{ firmware: FirmwareRecord[] }>('/api/firmware');
-  const hits = firmware.filter((f) => f.id.startsWith(p));
-  if (hits.length === 1) return hits[0]!.id;
-  if (hits.length === 0) throw new Lwm2mFotaError('ERR_FOTA_FIRMWARE_NOT_FOUND', `no firmware id starts with ${p}`);
-  throw usageError(`${hits.length} firmware ids start with ${p}; give more digits`);
+/**
+ * The firmware `idOrPrefix` names. The server resolves a unique prefix (`GET
+ * /api/firmware/<prefix>`), as it does for `update --firmware`, so both take the same ids:
+ * no firmware → ERR_FOTA_FIRMWARE_NOT_FOUND, several → ERR_FOTA_FIRMWARE_AMBIGUOUS.
+ */
+async function fetchFirmware(client: ApiClient, idOrPrefix: string): Promise<FirmwareRecord> {
+  const p = idOrPrefix.toLowerCase();
+  if (!isFirmwareIdOrPrefix(p)) throw usageError(`a firmware id is its SHA-256 (64 hex digits) or a prefix of at least ${FIRMWARE_ID_MIN_PREFIX}, got "${idOrPrefix}"`);
+  return client.get<FirmwareRecord>(`/api/firmware/${p}`);
 }
 
 export function register(program: Command): void {
@@ -89,7 +87,7 @@ export function register(program: Command): void {
     .option('--json', 'print JSON (an array of firmware records)')
     .action(
       action(async (opts: JsonOption) => {
-        const { firmware: list } = await new ApiClient(opts).get<{ firmware: FirmwareRecord[] }>('/api/firmware');
+        const { firmware: list } = await new ApiClient(opts).get<FirmwareListView>('/api/firmware');
         if (opts.json) return printJson(list);
         if (list.length === 0) {
           process.stdout.write('no firmware\n');
@@ -110,7 +108,7 @@ export function register(program: Command): void {
     .action(
       action(async (id: string, opts: JsonOption) => {
         const client = new ApiClient(opts);
-        const record = await client.get<FirmwareRecord>(`/api/firmware/${await resolveId(client, id)}`);
+        const record = await fetchFirmware(client, id);
         if (opts.json) return printJson(record);
         process.stdout.write(describe(record));
       }),
@@ -121,7 +119,9 @@ export function register(program: Command): void {
     .action(
       action(async (id: string, opts: JsonOption) => {
         const client = new ApiClient(opts);
-        const { removed } = await client.call<{ removed: FirmwareRecord }>('DELETE', `/api/firmware/${await resolveId(client, id)}`);
+        // Removal takes the whole id: the prefix is resolved first, then that one firmware goes.
+        const { id: whole } = await fetchFirmware(client, id);
+        const { removed } = await client.call<FirmwareRemovedView>('DELETE', `/api/firmware/${whole}`);
         if (opts.json) return printJson(removed);
         process.stdout.write(`removed ${removed.id}\n`);
       }),

@@ -1,6 +1,6 @@
 import { closeSync, fchmodSync, openSync, readFileSync, writeSync } from 'node:fs';
 import type { Command } from 'commander';
-import { Lwm2mFotaError } from '../../errors';
+import { Lwm2mFotaError } from '../../index';
 import { encodeCoseKey, generateKeyPair, keyFingerprint, loadPublicKey, type SuitKeyAlgorithmName } from '../../suit';
 import { action, printJson, usageError } from '../run';
 

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { isLwm2mFotaError } from '../../errors';
+import { isLwm2mFotaError } from '../../index';
 import {
   classIdFor,
   createManifest,

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { Lwm2mFotaError } from '../../errors';
+import { Lwm2mFotaError } from '../../index';
 import { ApiClient } from '../client';
 import { action } from '../run';
 import {

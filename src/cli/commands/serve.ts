@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { createServer } from '../../server';
+import { createServer } from '../../index';
 import { action, parseIntOption } from '../run';
 
 interface ServeOptions {

@@ -1,7 +1,19 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { DEVICE_EVENT_NAMES, createFleet, formatFaultSpec, parseDuration, parseFaultSpec, parseProbability, type DeviceEvent, type DeviceEventName, type DeviceFaults, type FleetOptions } from '../../device';
-import { Lwm2mFotaError } from '../../errors';
+import {
+  DEVICE_EVENT_NAMES,
+  Lwm2mFotaError,
+  createFleet,
+  isFirmwareId,
+  formatFaultSpec,
+  parseDuration,
+  parseFaultSpec,
+  parseProbability,
+  type DeviceEvent,
+  type DeviceEventName,
+  type DeviceFaults,
+  type FleetOptions,
+} from '../../index';
 import { loadPublicKey, type SuitTrustedKey } from '../../suit';
 import { action, parseIntOption, usageError } from '../run';
 
@@ -90,7 +102,7 @@ export function simulateOptions(o: SimulateOptions): FleetOptions {
   if ((blockSize & (blockSize - 1)) !== 0) throw usageError(`--block-size must be a power of two from 16 to 1024, got ${blockSize}`);
   let rawImageDigest: Buffer | undefined;
   if (o.rawDigest !== undefined) {
-    if (!/^[0-9a-fA-F]{64}$/.test(o.rawDigest)) throw usageError('--raw-digest must be 64 hex digits (SHA-256)');
+    if (!isFirmwareId(o.rawDigest.toLowerCase())) throw usageError('--raw-digest must be 64 hex digits (SHA-256)');
     rawImageDigest = Buffer.from(o.rawDigest, 'hex');
   }
   return {

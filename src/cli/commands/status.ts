@@ -3,7 +3,7 @@
  * phase, progress, outcome with the Update Result explained, and its history with times.
  */
 import type { Command } from 'commander';
-import type { UpdateJobView } from '../../fota/update/view';
+import type { UpdateJobView } from '../../index';
 import { ApiClient, connectionOptions, type ServerConnectionOptions } from '../client';
 import { formatBytes, renderBar } from '../progress';
 import { action, printJson } from '../run';

@@ -6,8 +6,7 @@
  * the job goes on on the server (see `status`, `cancel`).
  */
 import type { Command } from 'commander';
-import { Lwm2mFotaError } from '../../errors';
-import type { UpdateJobView } from '../../fota/update/view';
+import { Lwm2mFotaError, type UpdateJobView } from '../../index';
 import { ApiClient, connectionOptions, type ServerConnectionOptions } from '../client';
 import { ProgressReporter } from '../progress';
 import { action, parseIntOption, printJson, usageError } from '../run';
@@ -115,7 +114,7 @@ export function register(program: Command): void {
     program
       .command('update <endpoint>')
       .description('update a device to a firmware of the repository (pull or push, chosen from /5/0/9 unless --method)')
-      .requiredOption('--firmware <id>', 'firmware id (SHA-256 of the envelope, see `firmware list`)')
+      .requiredOption('--firmware <id>', 'firmware id (SHA-256 of the envelope, see `firmware list`) or a unique prefix of it')
       .option('--method <method>', 'pull (the device fetches /fw/<id>) or push (Block1 writes to /5/0/0)')
       .option('--payload-only', 'deliver the manifest’s payload alone (devices that take raw images)')
       .option('--wait', 'follow the update until it ends; exit non-zero unless it succeeded')

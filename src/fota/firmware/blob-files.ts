@@ -12,8 +12,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { constants, promises as fs } from 'node:fs';
 import { join } from 'node:path';
 import { Lwm2mFotaError } from '../../errors';
-
-export const HEX_DIGEST = /^[0-9a-f]{64}$/;
+import { isFirmwareId } from './firmware-id';
 
 const TMP_PREFIX = '.tmp-';
 
@@ -77,7 +76,7 @@ export class BlobFiles {
 
   /** Digests of the served files present on disk. */
   async list(): Promise<string[]> {
-    return (await fs.readdir(this.dir)).filter((n) => HEX_DIGEST.test(n));
+    return (await fs.readdir(this.dir)).filter((n) => isFirmwareId(n));
   }
 
   /** Whether a complete file for `digest` exists with `size` bytes. */

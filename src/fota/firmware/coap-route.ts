@@ -7,17 +7,14 @@
  * 8 bytes of the digest. A client resuming a download by ETag (Anjay) finds it unchanged.
  */
 import { ContentFormat, ResponseCode, type CoapEndpoint, type IncomingRequest, type OutgoingResponse, type RequestHandler } from '../../coap/types';
-import { HEX_DIGEST } from './blob-files';
+import { FIRMWARE_PATH_PREFIX, FIRMWARE_ROUTE, isFirmwareId } from './firmware-id';
 import type { FirmwareRepository } from './repository';
-
-/** Uri-Path prefix of firmware files. */
-export const FIRMWARE_ROUTE = ['fw'] as const;
 
 const diag = (code: string, text: string): OutgoingResponse => ({ code, payload: Buffer.from(text, 'utf8') });
 
 const NOT_FOUND = diag(ResponseCode.NotFound, 'no such firmware');
 const METHOD_NOT_ALLOWED = diag(ResponseCode.MethodNotAllowed, 'firmware files are read-only: GET');
-const BAD_DIGEST = diag(ResponseCode.BadRequest, 'expected /fw/<sha-256 as 64 lowercase hex digits>');
+const BAD_DIGEST = diag(ResponseCode.BadRequest, `expected ${FIRMWARE_PATH_PREFIX}<sha-256 as 64 lowercase hex digits>`);
 const READ_FAILED = diag(ResponseCode.InternalServerError, 'firmware file unreadable');
 
 /** ETag of a firmware file: the first 8 bytes of its SHA-256 (RFC 7252 §5.10.6: 1–8 bytes). */
@@ -47,7 +44,7 @@ export function firmwareRequestHandler(repo: FirmwareRepository, onError?: (err:
     const digest = req.path[1] as string;
     const cached = repo.peek(digest);
     if (cached !== undefined) return respond(digest, cached);
-    if (!HEX_DIGEST.test(digest)) return BAD_DIGEST;
+    if (!isFirmwareId(digest)) return BAD_DIGEST;
     if (!repo.serves(digest)) return NOT_FOUND;
     return repo.open(digest).then(
       (payload) => respond(digest, payload),

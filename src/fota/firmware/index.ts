@@ -2,6 +2,16 @@
 export { FirmwareRepository, openFirmwareRepository, repositoryDigestOf } from './repository';
 export type { FirmwareCacheStats, FirmwareEventSink, FirmwareRejection, FirmwareRepositoryOptions } from './repository';
 export type { FirmwareImage, FirmwareImageLocation, FirmwareRecord } from './types';
-export { attachFirmwareRoute, firmwareEtag, firmwareRequestHandler, FIRMWARE_ROUTE } from './coap-route';
+export { attachFirmwareRoute, firmwareEtag, firmwareRequestHandler } from './coap-route';
+export {
+  FIRMWARE_ID_MIN_PREFIX,
+  FIRMWARE_ID_PATTERN,
+  FIRMWARE_PATH_PREFIX,
+  FIRMWARE_ROUTE,
+  firmwarePath,
+  isFirmwareId,
+  isFirmwareIdOrPrefix,
+  resolveFirmwareId,
+} from './firmware-id';
 export { loadTrustPolicy, type TrustOptions } from './trust';
 export { sha256Hex } from './blob-files';

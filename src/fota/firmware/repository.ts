@@ -30,7 +30,8 @@ import {
   type SuitText,
   type SuitVerifiedEnvelope,
 } from '../../suit';
-import { BlobFiles, BlobTooLargeError, HEX_DIGEST, sha256Hex } from './blob-files';
+import { BlobFiles, BlobTooLargeError, sha256Hex } from './blob-files';
+import { FIRMWARE_PATH_PREFIX, firmwarePath, isFirmwareId } from './firmware-id';
 import type { FirmwareImage, FirmwareImageLocation, FirmwareRecord } from './types';
 
 /** Where the repository publishes `firmwareAdded` / `firmwareRemoved` (the server's EventBus). */
@@ -64,8 +65,6 @@ export interface FirmwareCacheStats {
   bytes: number;
   maxBytes: number;
 }
-
-const FIRMWARE_PATH = '/fw/';
 
 interface BlobInfo {
   size: number;
@@ -148,9 +147,9 @@ export function repositoryDigestOf(uri: string): string | undefined {
       return undefined;
     }
   }
-  if (!path.startsWith(FIRMWARE_PATH)) return undefined;
-  const d = path.slice(FIRMWARE_PATH.length);
-  return HEX_DIGEST.test(d) ? d : undefined;
+  if (!path.startsWith(FIRMWARE_PATH_PREFIX)) return undefined;
+  const d = path.slice(FIRMWARE_PATH_PREFIX.length);
+  return isFirmwareId(d) ? d : undefined;
 }
 
 /**
@@ -317,7 +316,7 @@ export class FirmwareRepository {
     const first = images[0];
     const record: FirmwareRecord = {
       id,
-      uri: FIRMWARE_PATH + id,
+      uri: firmwarePath(id),
       size: envelope.length,
       version: versionOf(verified.text, verified.components[0]),
       sequenceNumber: numberOrText(verified.sequenceNumber),
@@ -325,7 +324,7 @@ export class FirmwareRepository {
       classId: uuidOrHex(verified.components.find((c) => c.classId)?.classId),
       description: descriptionOf(verified.text),
       images,
-      payload: first?.stored && first.digest !== null ? { digest: first.digest, size: first.size ?? 0, uri: FIRMWARE_PATH + first.digest } : null,
+      payload: first?.stored && first.digest !== null ? { digest: first.digest, size: first.size ?? 0, uri: firmwarePath(first.digest) } : null,
       signers: verified.signers,
       addedAt: new Date(this.#now()).toISOString(),
     };

@@ -64,6 +64,4 @@ export { JobRunner, isRequestEffect } from './runner';
 export type { JobRunnerOptions, JobRunnerPort, RequestEffect } from './runner';
 export { UpdateService, withFirmwareRequestHook } from './service';
 export type { FirmwareCatalog, StartUpdateOptions, UpdateConfigOverrides, UpdateServiceOptions } from './service';
-export { historyView, jobView } from './view';
-export type { UpdateHistoryView, UpdateJobView } from './view';
 export { firmwareFileUri, packageHostFor } from './package-uri';

@@ -10,6 +10,7 @@
  */
 import { networkInterfaces } from 'node:os';
 import { isIPv4, isIPv6 } from 'node:net';
+import { firmwarePath } from '../firmware/firmware-id';
 
 const V4_MAPPED = '::ffff:';
 
@@ -88,5 +89,5 @@ export function packageHostFor(peerAddress: string, boundAddress: string): strin
 
 /** `coap://<host>:<port>/fw/<digest>`. */
 export function firmwareFileUri(host: string, port: number, digest: string): string {
-  return `coap://${uriHost(host)}:${port}/fw/${digest}`;
+  return `coap://${uriHost(host)}:${port}${firmwarePath(digest)}`;
 }

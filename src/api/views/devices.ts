@@ -1,5 +1,5 @@
-import { parseRegistrationLinks } from '../lwm2m/server/registration/registration-request';
-import type { DeviceRequestRecord, ObservationRecord, RegistrationRecord, StoredEvent } from '../store/types';
+import { parseRegistrationLinks } from '../../lwm2m/server/registration/registration-request';
+import type { DeviceRequestRecord, ObservationRecord, RegistrationRecord } from '../../store/types';
 
 /**
  * The device as the REST API and `--json` show it. Stable: scripts rely on these names.
@@ -51,24 +51,6 @@ export function deviceView(rec: RegistrationRecord, expiresAt: number): DeviceVi
     registeredAt: new Date(rec.registeredAt).toISOString(),
     lastSeen: new Date(rec.lastSeen).toISOString(),
     expiresAt: new Date(expiresAt).toISOString(),
-  };
-}
-
-export interface EventView {
-  id: number;
-  type: string;
-  endpoint?: string;
-  time: string;
-  data: Record<string, unknown>;
-}
-
-export function eventView(e: StoredEvent): EventView {
-  return {
-    id: e.id,
-    type: e.type,
-    ...(e.endpoint === undefined ? {} : { endpoint: e.endpoint }),
-    time: new Date(e.time).toISOString(),
-    data: e.data,
   };
 }
 

@@ -2,8 +2,7 @@
  * An update job as the REST API, `lwm2m-fota status --json` and `update --wait --json`
  * show it. Stable: scripts rely on these names. Times are ISO 8601 strings.
  */
-import type { HistoryEntry, Job, JobStateValue } from './machine';
-import { explainUpdateResult } from './update-result';
+import { explainUpdateResult, type HistoryEntry, type Job, type JobStateValue } from '../../fota/update';
 
 export interface UpdateHistoryView {
   at: string;
