@@ -2,6 +2,6 @@
 export { FirmwareRepository, openFirmwareRepository, repositoryDigestOf } from './repository';
 export type { FirmwareCacheStats, FirmwareEventSink, FirmwareRejection, FirmwareRepositoryOptions } from './repository';
 export type { FirmwareImage, FirmwareImageLocation, FirmwareRecord } from './types';
-export { attachFirmwareRoute, firmwareEtag, firmwareRequestHandler, FIRMWARE_ROUTE } from './coap-route';
+export { attachFirmwareRoute, firmwareEtag, firmwareRequestHandler, FIRMWARE_ROUTE, type FirmwareBlockServed } from './coap-route';
 export { loadTrustPolicy, type TrustOptions } from './trust';
 export { sha256Hex } from './blob-files';
