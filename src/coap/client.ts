@@ -407,7 +407,7 @@ export class Client {
         }
         return res;
       }
-      if (!more && res.code >> 5 === 2) req.onProgress?.(total, total, blockwise ? size : total);
+      if (!more && res.code >> 5 === 2) req.onProgress?.(total, total, size);
       return res;
     }
   }

@@ -93,8 +93,11 @@ function withTransfer(out: OutgoingRequest, t: TransferOptions, abortError: () =
     ...(t.blockSize === undefined ? {} : { block1Size: t.blockSize }),
     ...(t.timeoutMs === undefined ? {} : { timeoutMs: t.timeoutMs }),
     onProgress: (sent, total, blockSize) => {
-      if (t.signal?.aborted === true) throw abortError();
+      if (isAborted(t.signal)) throw abortError();
       t.onProgress?.({ sent, total, blockSize });
+      // An abort from the progress callback itself stops before the next block too (after
+      // the last one the Write is done: its answer stands).
+      if (sent < total && isAborted(t.signal)) throw abortError();
     },
   };
 }
