@@ -38,7 +38,8 @@ export type Lwm2mErrorCode =
   | 'ERR_LWM2M_ATTRIBUTES' // notification attributes that break the rules (pmin > pmax, gt on a string …)
   | 'ERR_LWM2M_ERROR_RESPONSE' // the device answered with an error code (4.xx/5.xx); the CLI's exit status
   | 'ERR_LWM2M_REQUEST_NOT_FOUND' // a queued device request id that is not known
-  | 'ERR_LWM2M_OBSERVATION_NOT_FOUND'; // an observation id that is not known
+  | 'ERR_LWM2M_OBSERVATION_NOT_FOUND' // an observation id that is not known
+  | 'ERR_LWM2M_ABORTED'; // the caller aborted a request (its AbortSignal) before it ended
 
 export type SuitErrorCode =
   | 'ERR_SUIT_CBOR' // not well-formed CBOR, or trailing bytes

@@ -8,9 +8,10 @@ import { registerDeviceRoutes } from './api/device-routes';
 import { addFirmwareRoutes } from './api/firmware-routes';
 import { EventBus } from './events';
 import { FIRMWARE_ROUTE, firmwareRequestHandler, loadTrustPolicy, openFirmwareRepository, type FirmwareRepository } from './fota/firmware';
-import { UpdateService, withFirmwareRequestHook, type UpdateConfigOverrides } from './fota/update/service';
+import { UpdateService, type UpdateConfigOverrides } from './fota/update/service';
 import { registerUpdateRoutes } from './api/update-routes';
 import { loadObjectModels, type ModelRegistry } from './lwm2m/core/model';
+import { DeviceInventory } from './lwm2m/server/inventory';
 import { DeviceManagement } from './lwm2m/server/requests/device-management';
 import { RegistrationService } from './lwm2m/server/registration/registration-service';
 import { lockDataDir, openSqliteStore } from './store';
@@ -75,6 +76,8 @@ export interface Lwm2mFotaServer {
   readonly firmware: FirmwareRepository;
   /** Update jobs: start, cancel, status; resumed from the store at start-up. */
   readonly updates: UpdateService;
+  /** What each device runs (/3/0/3), read after each registration and each update. */
+  readonly inventory: DeviceInventory;
   readonly api: ApiServer | undefined;
   readonly token: string;
   close(): Promise<void>;
@@ -151,20 +154,25 @@ export async function createServer(options: ServerOptions = {}): Promise<Lwm2mFo
       isInUse: async (id) => (await store.jobs.listActive()).some((j) => j.firmwareId === id),
       log,
     });
-    // The update service sees every /fw request first: a device's Block2 requests are pull progress.
     let updates: UpdateService | undefined;
+    // What each device runs (/3/0/3), read after it registers — unless an update job reads it itself.
+    const inventory = new DeviceInventory({ devices, registrations, skipRead: (ep) => updates?.isActive(ep) === true });
+    cleanup.unshift(() => inventory.close());
+    // Every block the /fw route serves is pull progress for the update service.
     coap.route(
       FIRMWARE_ROUTE,
-      withFirmwareRequestHook(
-        firmwareRequestHandler(firmware, (err) => log(`firmware: ${err.message}`)),
-        (req) => updates?.onFirmwareRequest(req),
+      firmwareRequestHandler(
+        firmware,
+        (err) => log(`firmware: ${err.message}`),
+        (block) => updates?.onBlockServed(block),
       ),
     );
     updates = await UpdateService.start({
       jobs: store.jobs,
       devices,
       registrations,
-      coap,
+      inventory,
+      localAddress: () => coap.address(),
       firmware,
       events,
       ...(options.update?.config === undefined ? {} : { config: options.update.config }),
@@ -184,7 +192,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Lwm2mFo
         token,
         registrations,
         events,
-        describeDevice: async (endpoint, detail) => ({ firmwareVersion: (await updateService.firmwareVersion(endpoint, { read: detail })) ?? null }),
+        describeDevice: async (endpoint, detail) => ({ firmwareVersion: (await inventory.firmwareVersion(endpoint, { read: detail })) ?? null }),
         extraRoutes: (router: Router) => {
           // Before the device routes' /api/devices/:endpoint/*rest catch-all.
           registerUpdateRoutes(router, updateService, firmware);
@@ -207,6 +215,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Lwm2mFo
       devices,
       firmware,
       updates: updateService,
+      inventory,
       api,
       token,
       async close() {

@@ -76,13 +76,6 @@ const onlyFrom =
  */
 const FOTA_COAP_EXCEPTIONS = ['fota/firmware/coap-route.ts'] as const;
 
-/**
- * Offenders known on this branch and being fixed in parallel on another: the update service
- * still talks CoAP itself (a push goes around lwm2m/server). The lead deletes this entry when
- * that branch (device-port.ts, lwm2m block-wise Write) is merged; the rule then holds for
- * every file but the route.
- */
-const KNOWN_UNTIL_MERGE = ['fota/update/service.ts'] as const;
 
 describe('the layer rules of DESIGN.md hold in the imports of src/', () => {
   it('finds the imports it checks (the parser is not blind)', () => {
@@ -92,13 +85,7 @@ describe('the layer rules of DESIGN.md hold in the imports of src/', () => {
   });
 
   it('fota imports src/coap only to serve /fw (fota/firmware/coap-route.ts)', () => {
-    expect(offenders('fota', nothingFrom('coap'), [...FOTA_COAP_EXCEPTIONS, ...KNOWN_UNTIL_MERGE])).toEqual([]);
-  });
-
-  it('the known offenders of the fota → coap rule are still offenders (delete them from KNOWN_UNTIL_MERGE once fixed)', () => {
-    for (const file of KNOWN_UNTIL_MERGE) {
-      expect(ALL.filter((i) => i.from === file && within(i.target, 'coap')).map(describeImport)).not.toEqual([]);
-    }
+    expect(offenders('fota', nothingFrom('coap'), FOTA_COAP_EXCEPTIONS)).toEqual([]);
   });
 
   it('the CLI imports only itself, the public API (src/index.ts) and the SUIT library', () => {

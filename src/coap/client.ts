@@ -387,9 +387,9 @@ export class Client {
           throw blockwiseError(`server acknowledged block ${b1.num} for block ${num}`, peer);
         }
         offset = end;
-        req.onProgress?.(offset, total);
         // RFC 7959 §2.5: a smaller SZX in the answer sets the size from here on (the offset stays).
         if (b1 !== undefined && b1.szx < szx) szx = b1.szx;
+        req.onProgress?.(offset, total, 1 << (szx + 4));
         continue;
       }
       if (res.code === CODE_TOO_LARGE) {
@@ -407,7 +407,7 @@ export class Client {
         }
         return res;
       }
-      if (!more && res.code >> 5 === 2) req.onProgress?.(total, total);
+      if (!more && res.code >> 5 === 2) req.onProgress?.(total, total, size);
       return res;
     }
   }

@@ -7,3 +7,4 @@ export * from './types';
 export { createCoapEndpoint, DEFAULT_TRANSMISSION } from './endpoint';
 export { UdpChannel, canonicalAddress, type UdpChannelOptions } from './channel';
 export { isFresh } from './observe';
+export { peerKey } from './client';

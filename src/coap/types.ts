@@ -173,8 +173,12 @@ export interface OutgoingRequest {
   readonly timeoutMs?: number;
   /** Use this token instead of a fresh random one. */
   readonly token?: Buffer;
-  /** Called after each acknowledged Block1 block (bytes sent so far, total). */
-  readonly onProgress?: (sent: number, total: number) => void;
+  /**
+   * Called after each acknowledged Block1 block: bytes sent so far, total, and the block
+   * size the next block will use (after a smaller SZX in the answer). Throwing ends the
+   * transfer with that error.
+   */
+  readonly onProgress?: (sent: number, total: number, blockSize: number) => void;
   /**
    * Request-Tag (RFC 9175) on Block1 transfers: a Buffer (0..8 bytes) to use, true for a
    * fresh random one. Default none.

@@ -149,6 +149,8 @@ class Device extends EventEmitter implements EmulatedDevice {
       lwm2mVersion: this.lwm2mVersion,
       objectVersions: objectVersionsFor(this.lwm2mVersion),
       onWritten: (p) => this.observers.changed(p),
+      ...(options.contentFormats === undefined ? {} : { contentFormats: options.contentFormats }),
+      ...(options.bareRootLink === undefined ? {} : { bareRootLink: options.bareRootLink }),
     });
     this.observers = new Observers({
       send: (peer, token, res, con) => (this.coap ? this.coap.notify(peer, token, res, { confirmable: con }) : Promise.reject(new Error('radio down'))),
@@ -169,6 +171,7 @@ class Device extends EventEmitter implements EmulatedDevice {
       packageFormat: format,
       flashSize: options.flashSize ?? 1024 * 1024,
       blockSize,
+      block1Negotiation: options.block1Negotiation ?? 'late',
       deliveryMethod: options.deliveryMethod === 'pull' ? DeliveryMethod.Pull : options.deliveryMethod === 'push' ? DeliveryMethod.Push : DeliveryMethod.Both,
       objectVersion: this.lwm2mVersion,
       installDelayMs: options.installDelayMs ?? 100,

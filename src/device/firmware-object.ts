@@ -46,6 +46,8 @@ export interface FirmwareHost {
   readonly packageFormat: PackageFormat;
   readonly flashSize: number;
   readonly blockSize: number;
+  /** How a pushed block larger than blockSize is answered (DeviceOptions.block1Negotiation). */
+  readonly block1Negotiation: 'late' | 'too-large';
   readonly deliveryMethod: DeliveryMethod;
   /** Object 5's version as the device announced it ("1.0", "1.1", "1.2"). */
   readonly objectVersion: string;
@@ -453,6 +455,10 @@ export class FirmwareObject {
       return out.code === '4.13' ? this.tooLarge(out.message ?? '') : { code: out.code, payload: Buffer.from(out.message ?? '') };
     }
     const szx = Math.log2(b1.size) - 4;
+    if (b1.size > this.host.blockSize && this.host.block1Negotiation === 'too-large') {
+      // RFC 7959 §2.9.3: 4.13 with a Block1 option says which block size to restart with.
+      return { code: '4.13', payload: Buffer.from(`blocks of at most ${this.host.blockSize} bytes`), options: [this.block1(0, false, Math.log2(this.host.blockSize) - 4)] };
+    }
     // Late negotiation (RFC 7959 §2.5): a block larger than ours is taken, and our answer asks for our size.
     const replySzx = Math.min(szx, Math.log2(this.host.blockSize) - 4);
     const offset = b1.num * b1.size;

@@ -77,6 +77,10 @@ export interface ObjectTreeOptions {
   readonly objectVersions: ReadonlyMap<number, string>;
   /** Called after a successful write (path of what was written) so observers can be told. */
   readonly onWritten?: (path: LwM2mPath) => void;
+  /** Formats the device speaks instead of its version's (see DeviceOptions.contentFormats). */
+  readonly contentFormats?: readonly number[];
+  /** Root link without rt="oma.lwm2m". */
+  readonly bareRootLink?: boolean;
 }
 
 export class ObjectTree {
@@ -86,7 +90,8 @@ export class ObjectTree {
   private readonly multiFormats: ReadonlySet<number>;
 
   constructor(private readonly options: ObjectTreeOptions) {
-    const f = formatsForVersion(options.lwm2mVersion);
+    const only = options.contentFormats;
+    const f = only === undefined ? formatsForVersion(options.lwm2mVersion) : { single: [...only], multi: [...only] };
     this.singleFormats = new Set(f.single);
     this.multiFormats = new Set(f.multi);
   }
@@ -134,7 +139,7 @@ export class ObjectTree {
       links.push({
         uri: '/',
         attributes: [
-          { name: 'rt', value: 'oma.lwm2m', quoted: true },
+          ...(this.options.bareRootLink === true ? [] : [{ name: 'rt', value: 'oma.lwm2m', quoted: true }]),
           // A list of formats is a quoted, space-separated value (TS Transport §6.2.1, RFC 6690 ct).
           cts.length === 1 ? { name: 'ct', value: String(cts[0]) } : { name: 'ct', value: cts.join(' '), quoted: true },
         ],
@@ -219,7 +224,10 @@ export class ObjectTree {
     const rm = single ? this.options.model.getResource(path.objectId, path.resourceId) : undefined;
     const singleValue = single && rm !== undefined && (!rm.multiple || path.level === 'resourceInstance');
     if (accept === undefined) {
-      if (singleValue) return rm?.type === 'opaque' ? ContentFormat.OctetStream : ContentFormat.TextPlain;
+      if (singleValue && rm?.type === 'opaque') return ContentFormat.OctetStream;
+      const only = this.options.contentFormats?.[0];
+      if (only !== undefined) return only;
+      if (singleValue) return ContentFormat.TextPlain;
       return this.options.lwm2mVersion === '1.2' ? ContentFormat.Lwm2mCbor : ContentFormat.Tlv;
     }
     if (accept === ContentFormat.OctetStream) return singleValue && rm?.type === 'opaque' ? accept : undefined;

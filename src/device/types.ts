@@ -51,6 +51,12 @@ export interface DeviceOptions {
 
   /** Block size for Block2 downloads and the largest Block1 block taken (16..1024, default 256). */
   readonly blockSize?: number;
+  /**
+   * How the device answers a pushed Block1 block larger than `blockSize`: 'late' (default)
+   * takes it and asks for its size in the 2.31 (RFC 7959 §2.5); 'too-large' refuses it with
+   * 4.13 and a Block1 option of its size, so the server restarts smaller (RFC 7959 §2.9.3).
+   */
+  readonly block1Negotiation?: 'late' | 'too-large';
   /** Capacity of one flash slot in bytes (default 1 MiB). */
   readonly flashSize?: number;
   /** /5/0/9: 'pull', 'push' or 'both' (default). */
@@ -86,6 +92,14 @@ export interface DeviceOptions {
 
   /** The object model (default: the shipped objects, loaded once per process). */
   readonly model?: ModelRegistry;
+  /**
+   * The content formats the device reads and writes, and announces in `ct` (1.1+), e.g.
+   * `[11543]` for a device that speaks only LwM2M JSON; it answers a read without Accept in
+   * the first. Default: its version's formats.
+   */
+  readonly contentFormats?: readonly number[];
+  /** Announce the root link as a bare `</>;ct=…` instead of `</>;rt="oma.lwm2m";ct=…` (1.1+). */
+  readonly bareRootLink?: boolean;
   /** Content-format codecs (default: one registry shared by every device in the process). */
   readonly formats?: ContentFormatRegistry;
   /** First registration retry delay (ms, default 1000; doubles up to 60 s). */

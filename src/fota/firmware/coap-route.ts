@@ -10,6 +10,23 @@ import { ContentFormat, ResponseCode, type CoapEndpoint, type IncomingRequest, t
 import { FIRMWARE_PATH_PREFIX, FIRMWARE_ROUTE, isFirmwareId } from './firmware-id';
 import type { FirmwareRepository } from './repository';
 
+/** A block of a firmware file served to a device (what pull progress is made of). */
+export interface FirmwareBlockServed {
+  /** Who asked: the address and port the request came from. */
+  readonly peer: { readonly address: string; readonly port: number };
+  /** The file's digest (its name under /fw/). */
+  readonly digest: string;
+  /** Bytes of the file up to the end of this block. */
+  readonly end: number;
+  /** The file's size. */
+  readonly size: number;
+  /** The Block2 size the device asked for (the endpoint's largest when it asked for none). */
+  readonly blockSize: number;
+}
+
+/** The endpoint's Block2 size when a request names none (RFC 7959 §2.4: the server chooses). */
+const DEFAULT_BLOCK2_SIZE = 1024;
+
 const diag = (code: string, text: string): OutgoingResponse => ({ code, payload: Buffer.from(text, 'utf8') });
 
 const NOT_FOUND = diag(ResponseCode.NotFound, 'no such firmware');
@@ -25,12 +42,27 @@ export function firmwareEtag(digest: string): Buffer {
 /**
  * The handler for `/fw/<digest>`: 2.05 with the shared Buffer, ETag and Content-Format 42;
  * 4.00 for a malformed digest, 4.04 for an unknown one, 4.05 for any method but GET.
- * `onError` hears about files that cannot be read (answered 5.00).
+ * `onError` hears about files that cannot be read (answered 5.00); `onServed` about every
+ * block answered 2.05 (it must be cheap: it runs on the hot path; its errors are ignored).
  */
-export function firmwareRequestHandler(repo: FirmwareRepository, onError?: (err: Error) => void): RequestHandler {
+export function firmwareRequestHandler(
+  repo: FirmwareRepository,
+  onError?: (err: Error) => void,
+  onServed?: (block: FirmwareBlockServed) => void,
+): RequestHandler {
   // One response object per loaded Buffer: the hot path (a cached file) allocates nothing.
   const responses = new WeakMap<Buffer, OutgoingResponse>();
-  const respond = (digest: string, payload: Buffer): OutgoingResponse => {
+  const served = (req: IncomingRequest, digest: string, size: number): void => {
+    if (onServed === undefined) return;
+    const block = req.block2 ?? { num: 0, size: DEFAULT_BLOCK2_SIZE };
+    try {
+      onServed({ peer: req.peer, digest, end: Math.min(size, (block.num + 1) * block.size), size, blockSize: block.size });
+    } catch {
+      // progress is best effort
+    }
+  };
+  const respond = (req: IncomingRequest, digest: string, payload: Buffer): OutgoingResponse => {
+    served(req, digest, payload.length);
     let r = responses.get(payload);
     if (r === undefined) {
       r = { code: ResponseCode.Content, payload, etag: firmwareEtag(digest), contentFormat: ContentFormat.OctetStream };
@@ -43,11 +75,11 @@ export function firmwareRequestHandler(repo: FirmwareRepository, onError?: (err:
     if (req.method !== 'GET') return METHOD_NOT_ALLOWED;
     const digest = req.path[1] as string;
     const cached = repo.peek(digest);
-    if (cached !== undefined) return respond(digest, cached);
+    if (cached !== undefined) return respond(req, digest, cached);
     if (!isFirmwareId(digest)) return BAD_DIGEST;
     if (!repo.serves(digest)) return NOT_FOUND;
     return repo.open(digest).then(
-      (payload) => respond(digest, payload),
+      (payload) => respond(req, digest, payload),
       (err: Error) => {
         onError?.(err);
         return repo.serves(digest) ? READ_FAILED : NOT_FOUND;

@@ -2,7 +2,7 @@
 export { FirmwareRepository, openFirmwareRepository, repositoryDigestOf } from './repository';
 export type { FirmwareCacheStats, FirmwareEventSink, FirmwareRejection, FirmwareRepositoryOptions } from './repository';
 export type { FirmwareImage, FirmwareImageLocation, FirmwareRecord } from './types';
-export { attachFirmwareRoute, firmwareEtag, firmwareRequestHandler } from './coap-route';
+export { attachFirmwareRoute, firmwareEtag, firmwareRequestHandler, type FirmwareBlockServed } from './coap-route';
 export {
   FIRMWARE_ID_MIN_PREFIX,
   FIRMWARE_ID_PATTERN,

@@ -16,6 +16,7 @@
  * Everything that talks to the world — the store, the device, the event stream — is
  * behind {@link JobRunnerPort}, so the loop is tested with a fake port (test/fota/update).
  */
+import { ProgressThrottle } from './device-port';
 import type { Effect, Job, JobInput, JobStep, TimerName, UpdateConfig } from './machine';
 import { advance, isTerminal } from './machine';
 
@@ -88,7 +89,6 @@ export class JobRunner {
   #job: Job;
   readonly #port: JobRunnerPort;
   readonly #config: UpdateConfig;
-  readonly #progressIntervalMs: number;
   readonly #inbox: JobInput[] = [];
   #busy = false;
   #closed = false;
@@ -100,9 +100,8 @@ export class JobRunner {
   readonly #pushes = new Set<AbortController>();
   /** Aborts every request when the runner closes. */
   readonly #life = new AbortController();
-  #lastProgressAt = 0;
-  #progressPending: { bytes: number; total?: number } | undefined;
-  #progressTimer: NodeJS.Timeout | undefined;
+  /** `updateProgress` goes through the one throttle (device-port.ts). */
+  readonly #progress: ProgressThrottle<{ bytes: number; total?: number }>;
   #blockSize: number | undefined;
   readonly #idleWaiters: Array<() => void> = [];
 
@@ -110,7 +109,7 @@ export class JobRunner {
     this.#job = job;
     this.#port = port;
     this.#config = options.config;
-    this.#progressIntervalMs = options.progressIntervalMs ?? 1000;
+    this.#progress = new ProgressThrottle(options.progressIntervalMs ?? 1000, (p) => this.#publishProgress(p), () => this.#port.now());
   }
 
   get job(): Job {
@@ -172,7 +171,7 @@ export class JobRunner {
     this.#closed = true;
     for (const t of this.#timers.values()) clearTimeout(t);
     this.#timers.clear();
-    if (this.#progressTimer !== undefined) clearTimeout(this.#progressTimer);
+    this.#progress.close();
     this.#life.abort();
     this.#inbox.length = 0;
     this.#checkIdle();
@@ -214,7 +213,10 @@ export class JobRunner {
       }
     }
     this.#job = step.job;
-    if (input.type === 'blockProgress') this.#progress(step.job);
+    if (input.type === 'blockProgress') {
+      const s = step.job.state;
+      if (s.value === 'delivering' || s.value === 'downloaded') this.#progress.push({ bytes: s.bytes, ...(s.total === undefined ? {} : { total: s.total }) });
+    }
     this.#port.stepped?.(step.job, step, input);
     this.#dispatch(step.effects);
   }
@@ -287,26 +289,9 @@ export class JobRunner {
     this.#timers.set(name, unref(setTimeout(fire, delay)));
   }
 
-  /** `updateProgressed`, at most one per interval; the last value is never lost. */
-  #progress(job: Job): void {
-    const s = job.state;
-    if (s.value !== 'delivering' && s.value !== 'downloaded') return;
-    this.#progressPending = { bytes: s.bytes, ...(s.total === undefined ? {} : { total: s.total }) };
-    const now = this.#port.now();
-    const wait = this.#lastProgressAt + this.#progressIntervalMs - now;
-    if (wait <= 0) {
-      this.#flushProgress();
-    } else if (this.#progressTimer === undefined) {
-      this.#progressTimer = unref(setTimeout(() => this.#flushProgress(), wait));
-    }
-  }
-
-  #flushProgress(): void {
-    this.#progressTimer = undefined;
-    const p = this.#progressPending;
-    if (p === undefined || this.#closed) return;
-    this.#progressPending = undefined;
-    this.#lastProgressAt = this.#port.now();
+  /** One `updateProgress` event, from the job as it is now (the throttle decides when). */
+  #publishProgress(p: { bytes: number; total?: number }): void {
+    if (this.#closed) return;
     const s = this.#job.state;
     if (s.value !== 'delivering' && s.value !== 'downloaded') return;
     this.#port.publish(this.#job, 'updateProgressed', {
@@ -318,7 +303,7 @@ export class JobRunner {
       bytes: p.bytes,
       ...(p.total === undefined ? {} : { total: p.total }),
       ...(this.#blockSize === undefined ? {} : { blockSize: this.#blockSize }),
-      elapsedMs: this.#lastProgressAt - s.startedAt,
+      elapsedMs: this.#port.now() - s.startedAt,
     });
   }
 

@@ -202,6 +202,10 @@ export function parseRegistrationLinks(text: string): ParsedLinks {
     rootPath = root.uri.length > 1 ? root.uri.replace(/\/+$/, '') : '/';
     if (!rootPath.startsWith('/')) rootPath = '/' + rootPath;
     contentFormats = parseContentFormats(root);
+  } else {
+    // TS Transport 1.1 §6.2.1 also lets the root link stand alone: `</>;ct=11543`.
+    const plain = links.find((l) => l.uri === '/');
+    if (plain !== undefined) contentFormats = parseContentFormats(plain);
   }
   const prefix = rootPath === '/' ? '' : rootPath;
   const objectLinks: string[] = [];

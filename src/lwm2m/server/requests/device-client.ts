@@ -33,6 +33,7 @@ import {
   type Lwm2mResponse,
   type ReadRequest,
   type ReadResponse,
+  type TransferOptions,
   type WriteRequest,
 } from './types';
 
@@ -69,6 +70,36 @@ export function noResponse(err: unknown, ctx: Pick<DeviceContext, 'endpoint'>, p
     });
   }
   return err;
+}
+
+function isAborted(signal: AbortSignal | undefined): boolean {
+  return signal?.aborted === true;
+}
+
+function aborted(ctx: Pick<DeviceContext, 'endpoint'>, what: string): Lwm2mFotaError {
+  return new Lwm2mFotaError('ERR_LWM2M_ABORTED', `${what} to ${ctx.endpoint} was aborted`, { context: { endpoint: ctx.endpoint } });
+}
+
+/**
+ * The CoAP request of a Write with transfer options: Block1 from `blockSize`, a fresh
+ * Request-Tag per transfer (RFC 9175 §3.2: a restarted body is another transfer), the
+ * abort checked between blocks (the CoAP sender ends a transfer whose progress callback
+ * throws).
+ */
+function withTransfer(out: OutgoingRequest, t: TransferOptions, abortError: () => Error): OutgoingRequest {
+  return {
+    ...out,
+    requestTag: true,
+    ...(t.blockSize === undefined ? {} : { block1Size: t.blockSize }),
+    ...(t.timeoutMs === undefined ? {} : { timeoutMs: t.timeoutMs }),
+    onProgress: (sent, total, blockSize) => {
+      if (isAborted(t.signal)) throw abortError();
+      t.onProgress?.({ sent, total, blockSize });
+      // An abort from the progress callback itself stops before the next block too (after
+      // the last one the Write is done: its answer stands).
+      if (sent < total && isAborted(t.signal)) throw abortError();
+    },
+  };
 }
 
 function withoutDuplicates(list: readonly number[]): number[] {
@@ -124,24 +155,38 @@ export class DeviceClient {
   }
 
   private candidates(ctx: DeviceContext, kind: RequestKind, type: ValueType | undefined): number[] {
-    let list = preferredFormats(ctx.lwm2mVersion, kind);
+    // LwM2M 1.0 has no composite operations, whatever a device says it speaks.
+    if (kind === 'composite' && ctx.lwm2mVersion === '1.0') return [];
+    const preferred = preferredFormats(ctx.lwm2mVersion, kind);
+    const announced = ctx.contentFormats;
+    // What the device announced (`ct`) goes first, in the version's order, then announced
+    // formats the version's list lacks (a 1.1 device that speaks only LwM2M JSON, 11543),
+    // then the rest as fallbacks.
+    let list =
+      announced.length === 0
+        ? preferred
+        : [...preferred.filter((f) => announced.includes(f)), ...announced.filter((f) => !preferred.includes(f)), ...preferred.filter((f) => !announced.includes(f))];
+    // TS Core §7.3: an Opaque value travels as application/octet-stream; nobody announces 42.
     if (kind === 'single' && type === 'opaque') list = [ContentFormat.OctetStream, ...list];
-    if (ctx.contentFormats.length > 0) {
-      list = [...list.filter((f) => ctx.contentFormats.includes(f)), ...list.filter((f) => !ctx.contentFormats.includes(f))];
-    }
     const learnt = this.caps.get(ctx.endpoint)?.[kind];
     if (learnt !== undefined) list = [learnt, ...list];
     return withoutDuplicates(list).filter((f) => this.formats.has(f) && formatCarries(f, kind, type));
   }
 
   /**
-   * One exchange with the device. Throws ERR_LWM2M_NO_RESPONSE when no answer came.
+   * One exchange with the device. Throws ERR_LWM2M_NO_RESPONSE when no answer came,
+   * ERR_LWM2M_ABORTED when `transfer.signal` ended it.
    */
-  async exchange(ctx: DeviceContext, out: OutgoingRequest, what: string): Promise<IncomingResponse> {
+  async exchange(ctx: DeviceContext, out: OutgoingRequest, what: string, transfer?: TransferOptions): Promise<IncomingResponse> {
+    const signal = transfer?.signal;
+    if (signal?.aborted === true) throw aborted(ctx, what);
+    const req = transfer === undefined ? out : withTransfer(out, transfer, () => aborted(ctx, what));
     let res: IncomingResponse;
     try {
-      res = await this.coap.request(ctx.peer, this.timeoutMs === undefined || out.timeoutMs !== undefined ? out : { ...out, timeoutMs: this.timeoutMs });
+      res = await this.coap.request(ctx.peer, this.timeoutMs === undefined || req.timeoutMs !== undefined ? req : { ...req, timeoutMs: this.timeoutMs });
     } catch (err) {
+      // Read again: the transfer may have been aborted while it ran.
+      if (isAborted(signal)) throw aborted(ctx, what);
       throw noResponse(err, ctx, what);
     }
     this.onContact?.(ctx.endpoint);
@@ -153,15 +198,16 @@ export class DeviceClient {
    * values; throws ERR_LWM2M_NO_RESPONSE when the device did not answer,
    * ERR_LWM2M_CONTENT_FORMAT when a success answer does not decode, and ERR_LWM2M_PATH /
    * ERR_LWM2M_VALUE / ERR_LWM2M_ATTRIBUTES / ERR_LWM2M_UNSUPPORTED_FORMAT before sending
-   * anything when the request itself is wrong.
+   * anything when the request itself is wrong. `transfer` applies to a Write (block size,
+   * progress, abort: ERR_LWM2M_ABORTED).
    */
-  async perform(ctx: DeviceContext, req: Lwm2mRequest): Promise<Lwm2mResponse> {
+  async perform(ctx: DeviceContext, req: Lwm2mRequest, transfer?: TransferOptions): Promise<Lwm2mResponse> {
     validateRequest(req, ctx.model);
     switch (req.operation) {
       case 'read':
         return this.read(ctx, req);
       case 'write':
-        return this.write(ctx, req);
+        return this.write(ctx, req, transfer);
       case 'create':
         return this.create(ctx, req);
       case 'readComposite':
@@ -175,9 +221,9 @@ export class DeviceClient {
     }
   }
 
-  private async once(ctx: DeviceContext, req: Lwm2mRequest, format: number | undefined): Promise<Lwm2mResponse> {
+  private async once(ctx: DeviceContext, req: Lwm2mRequest, format: number | undefined, transfer?: TransferOptions): Promise<Lwm2mResponse> {
     const out = buildCoapRequest(req, ctx, this.formats, format);
-    const res = await this.exchange(ctx, out, describe(req));
+    const res = await this.exchange(ctx, out, describe(req), transfer);
     return decodeCoapResponse(req, res, ctx, this.formats, format);
   }
 
@@ -335,8 +381,8 @@ export class DeviceClient {
     return node.kind === 'resource' || node.kind === 'resourceInstance' ? 'single' : 'multi';
   }
 
-  private async write(ctx: DeviceContext, req: WriteRequest): Promise<Lwm2mResponse> {
-    if (req.format !== undefined) return this.once(ctx, req, req.format);
+  private async write(ctx: DeviceContext, req: WriteRequest, transfer: TransferOptions | undefined): Promise<Lwm2mResponse> {
+    if (req.format !== undefined) return this.once(ctx, req, req.format, transfer);
     const kind = this.writeKind(req.node);
     const caps = this.capsOf(ctx.endpoint);
     if (kind === 'multi' && caps.textOnly === true && req.node.kind === 'objectInstance') {
@@ -346,7 +392,7 @@ export class DeviceClient {
     const type = req.node.kind === 'resource' || req.node.kind === 'resourceInstance' ? req.node.type : undefined;
     let last: Lwm2mResponse | undefined;
     for (const f of this.candidates(ctx, kind, type)) {
-      last = await this.once(ctx, req, f);
+      last = await this.once(ctx, req, f, transfer);
       if (!NOT_THAT_FORMAT.has(last.code)) {
         if (last.success) caps[kind] = f;
         return last;

@@ -5,6 +5,7 @@
  * observations, any contact opens a queue-mode device's awake window and delivers what
  * waits for it.
  */
+import { peerKey } from '../../../coap';
 import type { CoapEndpoint, IncomingRequest, OutgoingResponse, Peer } from '../../../coap/types';
 import { Lwm2mFotaError } from '../../../errors';
 import type { EventBus } from '../../../events';
@@ -13,14 +14,15 @@ import type { CompositeEntry } from '../../core/content-formats/codec';
 import { createContentFormatRegistry, type ContentFormatRegistry } from '../../core/content-formats/registry';
 import type { ModelRegistry } from '../../core/model/registry';
 import type { RegistrationService } from '../registration/registration-service';
-import { AwakeTracker, RequestQueue } from './request-queue';
+import { RequestQueue } from './request-queue';
+import { AwakeTracker, type AwaitOptions } from './presence';
 import { COMPOSITE_FORMATS, validateRequest } from './build';
 import { DeviceClient } from './device-client';
 import { deviceContext, type DeviceContext } from './device-context';
 import { formatName } from './formats';
-import { entriesToJson, requestFromJson, requestToJson, responseToJson } from './json';
+import { entriesToJson, requestFromJson, requestToJson, responseFromJson, responseToJson } from './json';
 import { ObservationService } from '../observations/observations';
-import type { Lwm2mRequest, Lwm2mResponse, PlainResponse } from './types';
+import type { Lwm2mRequest, Lwm2mResponse, PlainResponse, TransferOptions } from './types';
 
 export interface DeviceManagementOptions {
   readonly coap: CoapEndpoint;
@@ -49,10 +51,6 @@ export interface SendReport {
   readonly endpoint: string;
   readonly format: number;
   readonly entries: readonly CompositeEntry[];
-}
-
-function peerKey(p: Peer): string {
-  return `${p.address}|${p.port}`;
 }
 
 export class DeviceManagement {
@@ -158,20 +156,61 @@ export class DeviceManagement {
   }
 
   /**
-   * Performs an operation now. Response codes are values.
+   * Waits until the device listens: at once when it does (not in queue mode, or within its
+   * awake window), else until its next contact (a register, an update, a notification …).
+   * Resolves false when `options` end the wait first (abort, timeout). Event-driven: no
+   * polling.
+   */
+  whenAwake(endpoint: string, options: AwaitOptions = {}): Promise<boolean> {
+    return this.awake.until(endpoint, () => this.isAwake(endpoint), options);
+  }
+
+  /** The registered endpoint that registered from this address and port, if any. */
+  endpointAt(peer: Peer): string | undefined {
+    return this.peers.get(peerKey(peer));
+  }
+
+  /**
+   * Performs an operation now. Response codes are values. `transfer` makes a Write a
+   * block-wise transfer with progress and abort (a Package pushed to /5/0/0).
    *
    * @throws Lwm2mFotaError ERR_LWM2M_NOT_REGISTERED; ERR_LWM2M_DEVICE_ASLEEP for a
    *   queue-mode device outside its awake window (use `submit` to queue);
-   *   ERR_LWM2M_NO_RESPONSE; ERR_LWM2M_CONTENT_FORMAT; request errors (ERR_LWM2M_PATH,
-   *   ERR_LWM2M_VALUE, ERR_LWM2M_ATTRIBUTES, ERR_LWM2M_UNSUPPORTED_FORMAT).
+   *   ERR_LWM2M_NO_RESPONSE; ERR_LWM2M_ABORTED (the transfer's signal);
+   *   ERR_LWM2M_CONTENT_FORMAT; request errors (ERR_LWM2M_PATH, ERR_LWM2M_VALUE,
+   *   ERR_LWM2M_ATTRIBUTES, ERR_LWM2M_UNSUPPORTED_FORMAT).
    */
-  async perform(endpoint: string, req: Lwm2mRequest): Promise<Lwm2mResponse> {
+  async perform(endpoint: string, req: Lwm2mRequest, transfer?: TransferOptions): Promise<Lwm2mResponse> {
     const ctx = this.context(endpoint);
     validateRequest(req, ctx.model);
     if (!this.isAwake(endpoint)) {
       throw new Lwm2mFotaError('ERR_LWM2M_DEVICE_ASLEEP', `${endpoint} is in queue mode and asleep`, { context: { endpoint } });
     }
-    return this.execute(ctx, req);
+    if (transfer === undefined || req.operation !== 'write') return this.execute(ctx, req);
+    return this.client.perform(ctx, req, transfer);
+  }
+
+  /**
+   * Sends an operation now, or — for a sleeping queue-mode device — queues it (persisted)
+   * and waits for its answer; either way resolves with the same typed answer (what
+   * `submit` + `queue.whenFinished` give as JSON, decoded with the device's model).
+   *
+   * @throws Lwm2mFotaError like `perform` (except ERR_LWM2M_DEVICE_ASLEEP);
+   *   ERR_LWM2M_NO_RESPONSE when a queued request failed or was cancelled;
+   *   ERR_LWM2M_ABORTED when `options.signal` aborts the wait (a queued request stays queued).
+   */
+  async request(endpoint: string, req: Lwm2mRequest, options: { readonly signal?: AbortSignal } = {}): Promise<Lwm2mResponse> {
+    const { signal } = options;
+    const submitted = await abortable(this.submit(endpoint, req), signal, endpoint);
+    if (!submitted.queued) return submitted.response;
+    const done = await abortable(this.queue.whenFinished(submitted.request.id), signal, endpoint);
+    if (done.state === 'completed' && done.result !== undefined) {
+      // The model of the registration now: the answer came from the device as it is now.
+      return responseFromJson(done.result, this.contextOrUndefined(endpoint)?.model ?? submitted.context.model);
+    }
+    throw new Lwm2mFotaError('ERR_LWM2M_NO_RESPONSE', `${endpoint}: queued ${req.operation} ${done.state}${done.error === undefined ? '' : `: ${done.error.message}`}`, {
+      context: { endpoint },
+    });
   }
 
   /**
@@ -242,6 +281,12 @@ export class DeviceManagement {
   }
 
   private onRegistrationChange(c: Parameters<Parameters<RegistrationService['onChange']>[0]>[0]): void {
+    this.followRegistration(c);
+    // Whoever waits for the device checks again (a device that registers without Q listens).
+    this.awake.notify(c.registration.endpoint);
+  }
+
+  private followRegistration(c: Parameters<Parameters<RegistrationService['onChange']>[0]>[0]): void {
     const r = c.registration;
     switch (c.type) {
       case 'registered':
@@ -274,7 +319,7 @@ export class DeviceManagement {
     const text = (code: string, message: string): OutgoingResponse => ({ code, payload: Buffer.from(message, 'utf8'), contentFormat: 0 });
     if (req.method !== 'POST') return text('4.05', `${req.method} is not allowed on /dp`);
     if (req.path.length !== 1) return text('4.04', `no resource /${req.path.join('/')}`);
-    const endpoint = this.peers.get(peerKey(req.peer));
+    const endpoint = this.endpointAt(req.peer);
     const ctx = endpoint === undefined ? undefined : this.contextOrUndefined(endpoint);
     if (endpoint === undefined || ctx === undefined) return text('4.04', 'no registration for this address and port: register first');
     const cf = req.contentFormat;
@@ -304,4 +349,25 @@ export class DeviceManagement {
     // TS Core 1.1 §6.4.6: the server answers a Send with 2.04 Changed.
     return { code: '2.04' };
   }
+}
+
+/** `p`, or ERR_LWM2M_ABORTED as soon as `signal` aborts (p itself runs on). */
+function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined, endpoint: string): Promise<T> {
+  if (signal === undefined) return p;
+  const fail = (): Lwm2mFotaError => new Lwm2mFotaError('ERR_LWM2M_ABORTED', `the request to ${endpoint} was aborted`, { context: { endpoint } });
+  if (signal.aborted) return Promise.reject(fail());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(fail());
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (err: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(err);
+      },
+    );
+  });
 }

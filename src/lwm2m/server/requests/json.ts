@@ -210,3 +210,54 @@ export function responseToJson(res: Lwm2mResponse, model: Lwm2mModel, rootPath =
   }
   return out;
 }
+
+/**
+ * The typed answer again from its JSON (a queued request's stored result): the inverse of
+ * {@link responseToJson}, with the device's model. Throws ERR_LWM2M_VALUE for JSON that is
+ * not an answer.
+ */
+export function responseFromJson(json: unknown, model: Lwm2mModel): Lwm2mResponse {
+  if (json === null || typeof json !== 'object' || Array.isArray(json)) bad('an answer must be an object');
+  const o = json as Record<string, unknown>;
+  if (typeof o.code !== 'string') bad('an answer needs "code"');
+  const base = {
+    code: o.code as string,
+    success: o.success === true,
+    ...(typeof o.diagnostic === 'string' ? { diagnostic: o.diagnostic } : {}),
+    ...formatField(o),
+  };
+  const observationId = typeof o.observationId === 'string' ? { observationId: o.observationId } : {};
+  const fallback = o.fallback === 'perResource' ? { fallback: 'perResource' as const } : {};
+  switch (o.operation) {
+    case 'read':
+    case 'observe': {
+      const path = pathField(o);
+      const content = o.content === undefined ? {} : { content: nodeFromJson(o.content, path, model) };
+      return { operation: o.operation, path, ...base, ...content, ...observationId, ...fallback };
+    }
+    case 'readComposite':
+    case 'observeComposite': {
+      const entries = Array.isArray(o.entries) ? { entries: o.entries.length === 0 ? [] : entriesFromJson(o.entries, model) } : {};
+      return { operation: o.operation, paths: pathsField(o), ...base, ...entries, ...observationId };
+    }
+    case 'discover': {
+      const links = Array.isArray(o.links) ? { links: (o.links as LinkJson[]).map(linkFromJson) } : {};
+      return { operation: 'discover', path: pathField(o), ...base, ...links };
+    }
+    case 'create':
+      return { operation: 'create', path: pathField(o) as CreateRequest['path'], ...base, ...(typeof o.location === 'string' ? { location: o.location } : {}) };
+    case 'write':
+    case 'execute':
+    case 'delete':
+    case 'writeAttributes':
+    case 'writeComposite':
+    case 'cancelObservation':
+      return { operation: o.operation, ...(typeof o.path === 'string' ? { path: parsePath(o.path) } : {}), ...base, ...fallback };
+    default:
+      return bad(`unknown operation ${JSON.stringify(o.operation)}`);
+  }
+}
+
+function linkFromJson(l: LinkJson): Link {
+  return { uri: l.uri, attributes: Object.entries(l.attributes ?? {}).map(([name, value]) => (value === true ? { name } : { name, value })) };
+}

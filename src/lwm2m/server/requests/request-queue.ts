@@ -215,33 +215,5 @@ export class RequestQueue {
   }
 }
 
-/**
- * When each device last showed it is awake (a register, an update, an answer, a
- * notification, a Send): a queue-mode device is reachable for `windowMs` after that.
- */
-export class AwakeTracker {
-  private readonly last = new Map<string, number>();
-
-  constructor(
-    readonly windowMs: number,
-    private readonly now: () => number = Date.now,
-  ) {}
-
-  touch(endpoint: string, at: number = this.now()): void {
-    const prev = this.last.get(endpoint) ?? 0;
-    if (at > prev) this.last.set(endpoint, at);
-  }
-
-  forget(endpoint: string): void {
-    this.last.delete(endpoint);
-  }
-
-  /** Epoch ms of the last contact (the registration's lastSeen counts too). */
-  lastContact(endpoint: string, lastSeen = 0): number {
-    return Math.max(this.last.get(endpoint) ?? 0, lastSeen);
-  }
-
-  isAwake(endpoint: string, lastSeen = 0): boolean {
-    return this.now() - this.lastContact(endpoint, lastSeen) < this.windowMs;
-  }
-}
+// Presence lives in presence.ts; re-exported for the queue's old importers.
+export { AwakeTracker } from './presence';

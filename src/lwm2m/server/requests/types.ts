@@ -147,3 +147,29 @@ export type Lwm2mResponse = ReadResponse | CompositeResponse | CreateResponse | 
 export function isSuccessCode(code: string): boolean {
   return code.startsWith('2.');
 }
+
+/** How far a block-wise Write has come. */
+export interface TransferProgress {
+  /** Bytes the device has acknowledged. */
+  readonly sent: number;
+  readonly total: number;
+  /** The Block1 size in use now (smaller than asked for when the device said so). */
+  readonly blockSize: number;
+}
+
+/**
+ * Options of a Write whose body may span many blocks (a Package pushed to /5/0/0): the body
+ * goes out with Block1 (RFC 7959 §2.5) and a fresh Request-Tag (RFC 9175 §3.2), following a
+ * smaller size in the device's 2.31 or its 4.13 with a Block1 hint (restart at that size);
+ * a 4.13 whose Size1 is below the body's size is the answer.
+ */
+export interface TransferOptions {
+  /** Largest Block1 size to start with (16..1024, default 1024). */
+  readonly blockSize?: number;
+  /** After each acknowledged block. */
+  readonly onProgress?: (progress: TransferProgress) => void;
+  /** Ends the transfer before its next block; the Write then rejects with ERR_LWM2M_ABORTED. */
+  readonly signal?: AbortSignal;
+  /** One deadline for the whole transfer (ms); default: the device client's. */
+  readonly timeoutMs?: number;
+}

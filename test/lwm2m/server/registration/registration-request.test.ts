@@ -81,6 +81,16 @@ describe('Registration links', () => {
     expect(objectVersionOf(p, 3)).toBe('1.0');
   });
 
+  it.each([
+    ['</>;ct=11543,</1/0>,</3/0>', '/'],
+    ['</lwm2m>;rt="oma.lwm2m";ct=11543,</lwm2m/1/0>,</lwm2m/3/0>', '/lwm2m'],
+  ])('reads the content formats of a root link written %s', (text, root) => {
+    const p = parseRegistrationLinks(text);
+    expect(p.rootPath).toBe(root);
+    expect(p.contentFormats).toEqual([11543]);
+    expect(p.objectLinks).toEqual(['/1/0', '/3/0']);
+  });
+
   it('honours an alternate root path', () => {
     const p = parseRegistrationLinks('</lwm2m>;rt="oma.lwm2m",</lwm2m/1/0>,</lwm2m/3/0>');
     expect(p.rootPath).toBe('/lwm2m');

@@ -30,6 +30,15 @@ describe('content-format negotiation', () => {
     expect(client.readCandidates(ctx('1.1', [F.SenmlJson, F.Tlv]), parsePath('/3/0'))).toEqual([F.SenmlJson, F.Tlv, F.SenmlCbor]);
   });
 
+  it('tries a format the device announced first even when its version does not list it (1.1, ct=11543)', () => {
+    expect(client.readCandidates(ctx('1.1', [F.Lwm2mJson]), parsePath('/3/0'))).toEqual([F.Lwm2mJson, F.SenmlCbor, F.SenmlJson, F.Tlv]);
+    expect(client.readCandidates(ctx('1.1', [F.Lwm2mJson]), parsePath('/3/0/3'))).toEqual([F.Lwm2mJson, F.SenmlCbor, F.TextPlain, F.SenmlJson, F.Tlv]);
+    // Announced formats the version lists keep their order, before the extra ones.
+    expect(client.readCandidates(ctx('1.1', [F.Lwm2mJson, F.Tlv]), parsePath('/3/0'))).toEqual([F.Tlv, F.Lwm2mJson, F.SenmlCbor, F.SenmlJson]);
+    // An Opaque value still goes as application/octet-stream first.
+    expect(client.readCandidates(ctx('1.1', [F.Lwm2mJson]), parsePath('/5/0/0'))[0]).toBe(F.OctetStream);
+  });
+
   it('never offers a single-value format for a tree, nor a composite format to a 1.0 device', () => {
     for (const v of ['1.0', '1.1', '1.2'] as const) {
       const tree = client.readCandidates(ctx(v, [F.TextPlain, F.Cbor]), parsePath('/3/0'));
