@@ -1,5 +1,6 @@
 import { parseRegistrationLinks } from '../lwm2m/server/registration/registration-request';
-import type { DeviceRequestRecord, ObservationRecord, RegistrationRecord, StoredEvent } from '../store/types';
+import type { EventJson, TypedEvent } from '../events';
+import type { DeviceRequestRecord, ObservationRecord, RegistrationRecord } from '../store/types';
 
 /**
  * The device as the REST API and `--json` show it. Stable: scripts rely on these names.
@@ -54,22 +55,18 @@ export function deviceView(rec: RegistrationRecord, expiresAt: number): DeviceVi
   };
 }
 
-export interface EventView {
-  id: number;
-  type: string;
-  endpoint?: string;
-  time: string;
-  data: Record<string, unknown>;
-}
+/** One event as the REST event stream sends it (src/events.ts's EventJson). */
+export type EventView = EventJson;
 
-export function eventView(e: StoredEvent): EventView {
+export function eventView(e: TypedEvent): EventView {
+  // Built per event of the union (TS does not correlate `type` and `data` through a spread).
   return {
     id: e.id,
     type: e.type,
     ...(e.endpoint === undefined ? {} : { endpoint: e.endpoint }),
     time: new Date(e.time).toISOString(),
     data: e.data,
-  };
+  } as EventView;
 }
 
 /** A queued device request as the REST API shows it (`/api/devices/:ep/requests/:id`). */

@@ -40,12 +40,12 @@ const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
 const PHASE_OF: Readonly<Record<string, string>> = {
   updateQueued: 'queued',
   updateRetryScheduled: 'waiting to retry',
-  updateDelivering: 'delivering',
+  updateDeliveryStarted: 'delivering',
   updateDownloaded: 'downloaded',
-  updateUpdating: 'updating',
-  updateRebooting: 'installing and rebooting',
-  updateVerifying: 'verifying',
-  updateCancelling: 'cancelling',
+  updateExecuted: 'updating',
+  updateAccepted: 'installing and rebooting',
+  updateVerificationStarted: 'verifying',
+  updateCancelRequested: 'cancelling',
   updateSucceeded: 'succeeded',
   updateFailed: 'failed',
   updateCancelled: 'cancelled',
@@ -211,7 +211,7 @@ async function follow(
       if (ended) return true;
       if (e.data['jobId'] !== job.id) return false;
       if (typeof e.data['method'] === 'string') method = e.data['method'] as 'pull' | 'push';
-      if (e.type === 'updateProgress') {
+      if (e.type === 'updateProgressed') {
         if (typeof e.data['blockSize'] === 'number') blockSize = e.data['blockSize'];
         if (showProgress) {
           progress.update({
