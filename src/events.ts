@@ -313,7 +313,7 @@ export interface EventMap {
 export type EventName = keyof EventMap;
 
 /** The names of the update job's events (those whose data has a `jobId`). */
-export type UpdateEventName = Extract<EventName, `update${string}`>;
+export type UpdateEventName = { [K in EventName]: EventMap[K] extends { jobId: string } ? K : never }[EventName];
 
 /**
  * An event to publish, typed by its name: `{ type: 'expired', endpoint, data: { … } }`.
