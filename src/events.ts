@@ -73,6 +73,7 @@ export interface RequestQueuedEventData extends RequestEventBase {
   request: RequestJson;
 }
 
+/** The operator cancelled a request before it went out. */
 export type RequestCancelledEventData = RequestEventBase;
 
 export interface RequestCompletedEventData extends RequestEventBase {
@@ -310,6 +311,7 @@ export interface EventMap {
   updateAnomalyRecorded: UpdateAnomalyRecordedEventData;
 }
 
+/** Every event name the server emits. */
 export type EventName = keyof EventMap;
 
 /** The names of the update job's events (those whose data has a `jobId`). */
@@ -337,6 +339,7 @@ export type TypedEvent<K extends EventName = EventName> = Extract<StoredEvents, 
 /** One event as the REST event stream (`/api/events`) sends it: `time` in ISO 8601. */
 export type EventJson<K extends EventName = EventName> = Extract<JsonEvents, { readonly type: K }>;
 
+/** A live subscriber of the bus. */
 export type EventListener = (event: TypedEvent) => void;
 
 /** Whether `event` is one of `types`, narrowing it: `isEvent(e, 'updateFailed')` gives `e.data.reason`. */
