@@ -8,6 +8,17 @@ export type { ErrorCode, ErrorContext } from './errors';
 export { createServer } from './server';
 export type { ServerOptions, Lwm2mFotaServer } from './server';
 export type { StoredEvent, RegistrationRecord } from './store/types';
+export type {
+  EventInput,
+  EventJson,
+  EventMap,
+  EventName,
+  TypedEvent,
+  UpdateDeliveryMethod,
+  UpdateEventName,
+  UpdateFailureReason,
+  UpdateJobStateName,
+} from './events';
 
 export {
   createManifest,

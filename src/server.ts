@@ -52,7 +52,7 @@ export interface ServerOptions {
     readonly config?: UpdateConfigOverrides;
     /** Host name or address in pull URIs (default: inferred per device from the bound address). */
     readonly packageHost?: string;
-    /** At most one `updateProgress` event per job per this many ms (default 1000). */
+    /** At most one `updateProgressed` event per job per this many ms (default 1000). */
     readonly progressIntervalMs?: number;
   };
   /** One line per notable thing (registrations, errors). */

@@ -1,9 +1,8 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Lwm2mFotaError } from '../errors';
-import type { EventBus } from '../events';
+import type { EventBus, TypedEvent } from '../events';
 import type { RegistrationService } from '../lwm2m/server/registration/registration-service';
-import type { StoredEvent } from '../store/types';
 import { errorAnswer } from './error-status';
 import { HttpError, Router, badRequest, notFound, sendError, sendJson } from './http';
 import { tokenMatches } from './token';
@@ -136,7 +135,7 @@ async function streamEvents(
   }
   const types = url.searchParams.get('type')?.split(',').filter(Boolean);
   const endpoint = url.searchParams.get('endpoint') ?? undefined;
-  const wanted = (e: StoredEvent): boolean => (!types || types.includes(e.type)) && (endpoint === undefined || e.endpoint === endpoint);
+  const wanted = (e: TypedEvent): boolean => (!types || types.includes(e.type)) && (endpoint === undefined || e.endpoint === endpoint);
 
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
@@ -149,8 +148,8 @@ async function streamEvents(
 
   let lastSent = since ?? (await events.lastId());
   let replaying = true;
-  const pending: StoredEvent[] = [];
-  const write = (e: StoredEvent): void => {
+  const pending: TypedEvent[] = [];
+  const write = (e: TypedEvent): void => {
     if (e.id <= lastSent) return;
     lastSent = e.id;
     if (!wanted(e)) return;

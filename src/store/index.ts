@@ -3,6 +3,7 @@ export type {
   DeviceRequestRecord,
   DeviceRequestState,
   DeviceRequestStore,
+  EventData,
   EventLog,
   EventType,
   FirmwareStore,

@@ -25,6 +25,7 @@ import { createFirmwareTable } from './sqlite-firmware-table';
 import { ALONE, type AloneFailure, COALESCE, MUST_CHANGE, RESULT_CHANGED, RESULT_CHANGES, RESULT_NONE, RESULT_ROWID, SqliteWriter, type WriterReply } from './sqlite-writer';
 import type {
   DeviceRequestStore,
+  EventData,
   EventLog,
   FirmwareStore,
   NewEvent,
@@ -410,7 +411,7 @@ export class SqliteStore implements Store {
   }
 
   #queueAppend(b: Batch, event: NewEvent, json: string | null): Promise<StoredEvent> {
-    const stored: StoredEvent = { id: 0, type: event.type, endpoint: event.endpoint, data: event.data ?? {}, time: event.time ?? Date.now() };
+    const stored: StoredEvent = { id: 0, type: event.type, endpoint: event.endpoint, data: (event.data ?? {}) as EventData, time: event.time ?? Date.now() };
     return new Promise<StoredEvent>((res, rej) => {
       b.ops.push(this.#appendStmt, RESULT_ROWID | COALESCE, 4, stored.time, stored.type, stored.endpoint ?? null, json);
       b.kinds.push(APPEND);

@@ -53,28 +53,36 @@ export interface RegistrationStore {
   count(): Promise<number>;
 }
 
-export type EventType =
-  | 'registered'
-  | 'updated'
-  | 'deregistered'
-  | 'expired'
-  | (string & {}); // later subsystems add their own past-tense names
+/**
+ * An event's name. The store keeps any name and any JSON object as data: which events exist
+ * and what each carries is src/events.ts's EventMap, not the store's business.
+ */
+export type EventType = string;
 
-export interface NewEvent {
-  readonly type: EventType;
+/** The JSON-serialisable details of an event, as the store gives them back. */
+export type EventData = Readonly<Record<string, unknown>>;
+
+/**
+ * An event to append; `data` is any JSON-serialisable object (an interface too: the store
+ * does not need an index signature to serialise it). `T` and `D` narrow it for a caller
+ * that knows its event names.
+ */
+export interface NewEvent<T extends string = EventType, D extends object = object> {
+  readonly type: T;
   readonly endpoint?: string;
   /** JSON-serialisable details. */
-  readonly data?: Record<string, unknown>;
+  readonly data?: D;
   /** Epoch ms; the store fills it in when absent. */
   readonly time?: number;
 }
 
-export interface StoredEvent {
+/** An event as stored; `T` and `D` narrow it for a caller that knows its event names. */
+export interface StoredEvent<T extends string = EventType, D extends object = EventData> {
   /** Strictly increasing, never reused. */
   readonly id: number;
-  readonly type: EventType;
+  readonly type: T;
   readonly endpoint: string | undefined;
-  readonly data: Record<string, unknown>;
+  readonly data: D;
   readonly time: number;
 }
 

@@ -1,17 +1,17 @@
 import type { Lwm2mFotaServer } from '../../src/server';
-import type { StoredEvent } from '../../src/store/types';
+import { isEvent, type EventName, type TypedEvent } from '../../src/events';
 
 export const FAST = { ackTimeoutMs: 200, ackRandomFactor: 1.0, maxRetransmit: 1 };
 
 /** The next event of `type` (matching `where`) the server publishes, or a rejection after `ms`. */
-export function nextEvent(server: Lwm2mFotaServer, type: string, where: (e: StoredEvent) => boolean = () => true, ms = 5000): Promise<StoredEvent> {
+export function nextEvent<K extends EventName>(server: Lwm2mFotaServer, type: K, where: (e: TypedEvent<K>) => boolean = () => true, ms = 5000): Promise<TypedEvent<K>> {
   return new Promise((resolve, reject) => {
     const t = setTimeout(() => {
       off();
       reject(new Error(`no ${type} event within ${ms} ms`));
     }, ms);
     const off = server.events.subscribe((e) => {
-      if (e.type === type && where(e)) {
+      if (isEvent(e, type) && where(e)) {
         clearTimeout(t);
         off();
         resolve(e);
@@ -21,10 +21,10 @@ export function nextEvent(server: Lwm2mFotaServer, type: string, where: (e: Stor
 }
 
 /** Collects every event of the given types from now on. */
-export function collect(server: Lwm2mFotaServer, types: readonly string[]): { events: StoredEvent[]; stop: () => void } {
-  const events: StoredEvent[] = [];
+export function collect<K extends EventName>(server: Lwm2mFotaServer, types: readonly K[]): { events: TypedEvent<K>[]; stop: () => void } {
+  const events: TypedEvent<K>[] = [];
   const stop = server.events.subscribe((e) => {
-    if (types.includes(e.type)) events.push(e);
+    if (isEvent(e, ...types)) events.push(e);
   });
   return { events, stop };
 }

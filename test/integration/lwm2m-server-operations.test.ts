@@ -14,7 +14,7 @@ import { DeviceInventory } from '../../src/lwm2m/server/inventory';
 import type { ReadResponse, TransferProgress } from '../../src/lwm2m/server/requests/types';
 import type { EmulatedDevice } from '../../src/device';
 import type { Lwm2mFotaServer } from '../../src/server';
-import type { StoredEvent } from '../../src/store/types';
+import type { TypedEvent } from '../../src/events';
 import { tempDir } from '../helpers/tmp';
 import { addRelease, finished, serverUri, startDevice, startServer, testImage, until } from './update-harness';
 
@@ -101,16 +101,16 @@ describe('a block-wise Write of a Package', () => {
     expect(blocks).toHaveLength(10);
   });
 
-  test('an update job pushed this way reports its block size in updateProgress', async () => {
+  test('an update job pushed this way reports its block size in updateProgressed', async () => {
     // Integrated: the image travels inside the envelope, so the push spans many blocks.
     const fw = await addRelease(server, { version: '2.0.0', size: 4 * 1024, integrated: true });
     const d = await device({ blockSize: 64 });
-    const events: StoredEvent[] = [];
+    const events: TypedEvent[] = [];
     const stop = server.events.subscribe((e) => e.endpoint === d.endpoint && events.push(e));
     await server.updates.start(d.endpoint, { firmwareId: fw.id, method: 'push' });
     expect((await finished(server, d.endpoint)).state.value).toBe('succeeded');
     stop();
-    const progress = events.filter((e) => e.type === 'updateProgress');
+    const progress = events.filter((e) => e.type === 'updateProgressed');
     expect(progress.length).toBeGreaterThan(0);
     expect(progress.at(-1)!.data).toMatchObject({ method: 'push', blockSize: 64 });
   });

@@ -3,7 +3,7 @@ import * as packet from 'coap-packet';
 import { createCoapEndpoint } from '../../src/coap';
 import type { CoapEndpoint, IncomingResponse } from '../../src/coap/types';
 import { createServer, type Lwm2mFotaServer } from '../../src/server';
-import type { StoredEvent } from '../../src/store/types';
+import { isEvent, type EventName, type TypedEvent } from '../../src/events';
 import { tempDir } from '../helpers/tmp';
 
 const FAST = { ackTimeoutMs: 200, ackRandomFactor: 1.0, maxRetransmit: 2 };
@@ -30,10 +30,10 @@ describe('registration over real UDP on loopback', () => {
   const post = (path: string, query: string[], payload: Buffer = LINKS): Promise<IncomingResponse> =>
     device.request(rd, { method: 'POST', path, query, payload, contentFormat: 40 });
 
-  function nextEvent(type: string): Promise<StoredEvent> {
+  function nextEvent<K extends EventName>(type: K): Promise<TypedEvent<K>> {
     return new Promise((resolve) => {
       const off = server.events.subscribe((e) => {
-        if (e.type === type) {
+        if (isEvent(e, type)) {
           off();
           resolve(e);
         }

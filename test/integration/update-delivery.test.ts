@@ -6,7 +6,7 @@
  */
 import type { Lwm2mFotaServer } from '../../src/server';
 import type { EmulatedDevice } from '../../src/device';
-import type { StoredEvent } from '../../src/store/types';
+import type { EventName, TypedEvent } from '../../src/events';
 import { tempDir } from '../helpers/tmp';
 import { addRelease, finished, mainPath, serverUri, startDevice, startServer, until } from './update-harness';
 
@@ -15,7 +15,7 @@ jest.setTimeout(90_000);
 let tmp: ReturnType<typeof tempDir>;
 let server: Lwm2mFotaServer;
 const devices: EmulatedDevice[] = [];
-const events: StoredEvent[] = [];
+const events: TypedEvent[] = [];
 
 beforeAll(async () => {
   tmp = tempDir();
@@ -38,7 +38,8 @@ async function device(extra: Parameters<typeof startDevice>[1] = {}): Promise<Em
   return d;
 }
 
-const eventsOf = (endpoint: string, type?: string): StoredEvent[] => events.filter((e) => e.endpoint === endpoint && (type === undefined || e.type === type));
+const eventsOf = <K extends EventName = EventName>(endpoint: string, type?: K): TypedEvent<K>[] =>
+  events.filter((e): e is TypedEvent<K> => e.endpoint === endpoint && (type === undefined || e.type === type));
 
 describe('pull and push at every block size', () => {
   const cases = (['pull', 'push'] as const).flatMap((method) => [16, 64, 256, 1024].map((blockSize) => ({ method, blockSize })));
@@ -61,13 +62,13 @@ describe('pull and push at every block size', () => {
       expect(d.info().slots.running.digest).toBe(fw.images[0]!.digest);
       // The history names the method the server used.
       expect(mainPath(job.history.map((h) => h.state))).toEqual(['queued', 'delivering', 'updating', 'verifying', 'succeeded']);
-      const types = eventsOf(d.endpoint).map((e) => e.type).filter((t) => t.startsWith('update') && t !== 'updateProgress');
-      expect(mainPath(types)).toEqual(['updateQueued', 'updateDelivering', 'updateUpdating', 'updateVerifying', 'updateSucceeded']);
+      const types = eventsOf(d.endpoint).map((e) => e.type).filter((t) => t.startsWith('update') && t !== 'updateProgressed');
+      expect(mainPath(types)).toEqual(['updateQueued', 'updateDeliveryStarted', 'updateExecuted', 'updateVerificationStarted', 'updateSucceeded']);
       // Every transition of the history has its event.
       expect(types.filter((t) => t !== 'updateAnomalyRecorded')).toHaveLength(job.history.filter((h) => h.note === undefined).length);
-      expect(eventsOf(d.endpoint, 'updateDelivering')[0]!.data['method']).toBe(c.method);
+      expect(eventsOf(d.endpoint, 'updateDeliveryStarted')[0]!.data['method']).toBe(c.method);
       // Progress was seen: from the Block2 requests (pull) or the acknowledged blocks (push).
-      const progress = eventsOf(d.endpoint, 'updateProgress');
+      const progress = eventsOf(d.endpoint, 'updateProgressed');
       expect(progress.length).toBeGreaterThan(0);
       expect(progress.every((e) => e.data['method'] === c.method)).toBe(true);
       const last = progress[progress.length - 1]!.data;

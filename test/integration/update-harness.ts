@@ -215,5 +215,5 @@ export class ExecuteCounter {
  * device registers again before its answer to Update is seen) depend on timing.
  */
 export function mainPath(states: readonly string[]): string[] {
-  return states.filter((s) => s !== 'downloaded' && s !== 'rebooting' && s !== 'updateDownloaded' && s !== 'updateRebooting');
+  return states.filter((s) => s !== 'downloaded' && s !== 'rebooting' && s !== 'updateDownloaded' && s !== 'updateAccepted');
 }

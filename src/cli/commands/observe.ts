@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { Lwm2mFotaError } from '../../index';
+import { Lwm2mFotaError, type EventJson } from '../../index';
 import { ApiClient } from '../client';
 import { action } from '../run';
 import {
@@ -18,13 +18,9 @@ interface ObserveOptions extends DeviceCommandOptions {
   keep?: boolean;
 }
 
-interface EventJson {
-  id: number;
-  type: string;
-  endpoint?: string;
-  time: string;
-  data: Record<string, unknown> & { observationId?: string; requestId?: string; result?: AnswerJson };
-}
+/** The events the stream below asks for. */
+const STREAM_TYPES = ['notified', 'observationCancelled', 'requestCompleted', 'requestFailed'] as const;
+type ObserveEvent = EventJson<(typeof STREAM_TYPES)[number]>;
 
 /**
  * Observes a path and prints each notification until Ctrl-C (then cancels the observation
@@ -44,7 +40,7 @@ export function register(program: Command): void {
     action(async (endpoint: string, path: string, opts: ObserveOptions) => {
       checkPath(path);
       const client = new ApiClient(opts);
-      const stream = await client.raw('GET', `/api/events?endpoint=${encodeURIComponent(endpoint)}&type=notified,observationCancelled,requestCompleted,requestFailed`, undefined, {
+      const stream = await client.raw('GET', `/api/events?endpoint=${encodeURIComponent(endpoint)}&type=${STREAM_TYPES.join(',')}`, undefined, {
         accept: 'text/event-stream',
       });
       let observationId: string | undefined;
@@ -70,21 +66,22 @@ export function register(program: Command): void {
         print(new Date().toISOString(), a);
       };
       const reading = readEventStream(stream, (e) => {
-        let ev: EventJson;
+        let ev: ObserveEvent;
         try {
-          ev = JSON.parse(e.data) as EventJson;
+          ev = JSON.parse(e.data) as ObserveEvent;
         } catch {
           return;
         }
-        if (requestId !== undefined && ev.data.requestId === requestId) {
-          if (ev.type === 'requestCompleted' && ev.data.result) started({ ...ev.data.result, endpoint });
-          else if (ev.type === 'requestFailed') finished?.(new Lwm2mFotaError('ERR_LWM2M_NO_RESPONSE', `the queued observation of ${path} failed`));
+        if (ev.type === 'requestCompleted' || ev.type === 'requestFailed') {
+          if (requestId === undefined || ev.data.requestId !== requestId) return;
+          if (ev.type === 'requestCompleted') started({ ...ev.data.result, endpoint });
+          else finished?.(new Lwm2mFotaError('ERR_LWM2M_NO_RESPONSE', `the queued observation of ${path} failed`));
           return;
         }
         if (observationId === undefined || ev.data.observationId !== observationId) return;
-        if (ev.type === 'notified') print(ev.time, ev.data as Partial<AnswerJson>);
-        else if (ev.type === 'observationCancelled') {
-          process.stderr.write(`observation ended: ${String(ev.data.reason)}\n`);
+        if (ev.type === 'notified') print(ev.time, ev.data);
+        else {
+          process.stderr.write(`observation ended: ${ev.data.reason}\n`);
           observationId = undefined;
           finished?.();
         }

@@ -6,7 +6,7 @@
  * the job goes on on the server (see `status`, `cancel`).
  */
 import type { Command } from 'commander';
-import { Lwm2mFotaError, type UpdateJobView } from '../../index';
+import { Lwm2mFotaError, type EventJson, type UpdateEventName, type UpdateJobView } from '../../index';
 import { ApiClient, connectionOptions, type ServerConnectionOptions } from '../client';
 import { ProgressReporter } from '../progress';
 import { action, parseIntOption, printJson, usageError } from '../run';
@@ -21,12 +21,11 @@ interface UpdateOptions extends ServerConnectionOptions {
 }
 
 /** One event of the server's SSE stream, as `/api/events` sends it. */
-interface StreamEvent {
-  id: number;
-  type: string;
-  endpoint?: string;
-  time: string;
-  data: Record<string, unknown>;
+type StreamEvent = EventJson;
+
+/** An update job's event (the only ones with a `jobId`). */
+function isUpdateEvent(e: StreamEvent): e is EventJson<UpdateEventName> {
+  return 'jobId' in e.data;
 }
 
 export function updatePath(endpoint: string): string {
@@ -35,16 +34,16 @@ export function updatePath(endpoint: string): string {
 
 const TERMINAL = new Set(['succeeded', 'failed', 'cancelled']);
 
-/** Human words for the state events. */
-const PHASE_OF: Readonly<Record<string, string>> = {
+/** Human words for the state events (every update event but progress, notes and resumption). */
+const PHASE_OF: Readonly<Record<Exclude<UpdateEventName, 'updateProgressed' | 'updateAnomalyRecorded' | 'updateResumed'>, string>> = {
   updateQueued: 'queued',
   updateRetryScheduled: 'waiting to retry',
-  updateDelivering: 'delivering',
+  updateDeliveryStarted: 'delivering',
   updateDownloaded: 'downloaded',
-  updateUpdating: 'updating',
-  updateRebooting: 'installing and rebooting',
-  updateVerifying: 'verifying',
-  updateCancelling: 'cancelling',
+  updateExecuted: 'updating',
+  updateAccepted: 'installing and rebooting',
+  updateVerificationStarted: 'verifying',
+  updateCancelRequested: 'cancelling',
   updateSucceeded: 'succeeded',
   updateFailed: 'failed',
   updateCancelled: 'cancelled',
@@ -208,28 +207,28 @@ async function follow(
     poller = setTimeout(() => void check(), 2000);
     reading = readEventStream(stream, (e) => {
       if (ended) return true;
-      if (e.data['jobId'] !== job.id) return false;
-      if (typeof e.data['method'] === 'string') method = e.data['method'] as 'pull' | 'push';
-      if (e.type === 'updateProgress') {
-        if (typeof e.data['blockSize'] === 'number') blockSize = e.data['blockSize'];
+      if (!isUpdateEvent(e) || e.data.jobId !== job.id) return false;
+      if (e.data.method !== undefined) method = e.data.method;
+      if (e.type === 'updateProgressed') {
+        if (e.data.blockSize !== undefined) blockSize = e.data.blockSize;
         if (showProgress) {
           progress.update({
             phase: `delivering${method === undefined ? '' : ` (${method})`}`,
-            bytes: Number(e.data['bytes'] ?? 0),
-            ...(typeof e.data['total'] === 'number' ? { total: e.data['total'] } : {}),
+            bytes: e.data.bytes,
+            ...(e.data.total === undefined ? {} : { total: e.data.total }),
             ...(blockSize === undefined ? {} : { blockSize }),
           });
         }
         return false;
       }
       if (e.type === 'updateAnomalyRecorded') {
-        if (showProgress) progress.note(`note: ${String(e.data['note'] ?? '')}`);
+        if (showProgress) progress.note(`note: ${e.data.note}`);
         return false;
       }
-      const phase = PHASE_OF[e.type];
+      const phase = e.type === 'updateResumed' ? undefined : PHASE_OF[e.type];
       if (phase !== undefined && showProgress) {
-        const attempt = typeof e.data['attempt'] === 'number' && e.data['attempt'] > 1 ? ` (attempt ${e.data['attempt']})` : '';
-        const why = e.type === 'updateRetryScheduled' && typeof e.data['reason'] === 'string' ? `: ${e.data['reason']}` : '';
+        const attempt = e.data.attempt > 1 ? ` (attempt ${e.data.attempt})` : '';
+        const why = e.type === 'updateRetryScheduled' ? `: ${e.data.reason}` : '';
         progress.update({ phase: `${phase}${phase === 'delivering' && method !== undefined ? ` (${method})` : ''}${attempt}${why}` });
       }
       if (e.type === 'updateSucceeded' || e.type === 'updateFailed' || e.type === 'updateCancelled') {

@@ -17,7 +17,8 @@
  */
 import { LRUCache } from 'lru-cache';
 import { isLwm2mFotaError, Lwm2mFotaError } from '../../errors';
-import type { FirmwareStore, NewEvent, StoredFirmwareRecord } from '../../store/types';
+import type { EventInput } from '../../events';
+import type { FirmwareStore, StoredFirmwareRecord } from '../../store/types';
 import {
   checkImage,
   formatUuid,
@@ -36,8 +37,12 @@ import type { FirmwareImage, FirmwareImageLocation, FirmwareRecord } from './typ
 
 /** Where the repository publishes `firmwareAdded` / `firmwareRemoved` (the server's EventBus). */
 export interface FirmwareEventSink {
-  publish(event: NewEvent): Promise<unknown>;
+  // A property, not a method: its parameter is then checked strictly (no bivariance).
+  readonly publish: (event: FirmwareEvent) => Promise<unknown>;
 }
+
+/** The events the repository publishes. */
+export type FirmwareEvent = EventInput<'firmwareAdded' | 'firmwareRemoved'>;
 
 export interface FirmwareRepositoryOptions {
   /** Files go to `<dataDir>/firmware`. */
@@ -567,7 +572,7 @@ export class FirmwareRepository {
     info.refs.add(id);
   }
 
-  async #publish(event: NewEvent): Promise<void> {
+  async #publish(event: FirmwareEvent): Promise<void> {
     if (!this.#options.events) return;
     try {
       await this.#options.events.publish(event);

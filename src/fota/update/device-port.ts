@@ -179,7 +179,8 @@ export class DevicePort {
         // Transitions carry the delivery method while there is one (the CLI shows it).
         const m = (j.state as { method?: unknown }).method;
         if (data['method'] === undefined && (m === 'pull' || m === 'push')) data = { ...data, method: m };
-        this.#o.events.publish({ type, endpoint: j.endpoint, data }).catch((err: unknown) => this.#o.log(`event ${type} not recorded: ${(err as Error).message}`));
+        // typed once the machine's event effect uses EventMap
+        this.#o.events.publish({ type, endpoint: j.endpoint, data } as unknown as Parameters<EventBus['publish']>[0]).catch((err: unknown) => this.#o.log(`event ${type} not recorded: ${(err as Error).message}`));
       },
       stepped: (j, _step, input) => {
         this.#stepped(runner(), j, input);

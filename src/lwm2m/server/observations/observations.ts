@@ -16,7 +16,7 @@
 import { randomBytes } from 'node:crypto';
 import type { CoapEndpoint, IncomingResponse, ObservationHandle, OutgoingRequest } from '../../../coap/types';
 import { Lwm2mFotaError, isLwm2mFotaError } from '../../../errors';
-import type { EventBus } from '../../../events';
+import type { EventBus, EventInput } from '../../../events';
 import type { ObservationRecord, ObservationStore } from '../../../store/types';
 import type { ContentFormatRegistry } from '../../core/content-formats/registry';
 import { formatPath, parsePath, type LwM2mPath } from '../../core/model/path';
@@ -354,7 +354,7 @@ export class ObservationService {
     });
   }
 
-  private async publish(event: Parameters<EventBus['publish']>[0]): Promise<void> {
+  private async publish(event: EventInput<'observationStarted' | 'observationCancelled' | 'notified'>): Promise<void> {
     try {
       await this.o.events.publish(event);
     } catch (err) {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import type { CoapEndpoint, IncomingRequest, OutgoingResponse, Peer } from '../../../coap/types';
 import { ContentFormat, ResponseCode } from '../../../coap/types';
 import { isLwm2mFotaError } from '../../../errors';
-import type { EventBus } from '../../../events';
+import { newEvent, type EventBus, type UpdatedEventData } from '../../../events';
 import type { RegistrationRecord, RegistrationStore } from '../../../store/types';
 import { ExpiryHeap } from './expiry-heap';
 import { RecordIndex } from './record-index';
@@ -251,7 +251,7 @@ export class RegistrationService {
     const c = this.committing.get(endpoint);
     this.committing.set(endpoint, c === undefined ? 2 : (c | 1) + 2);
     // The registration and its event commit in one transaction.
-    return this.store.putWithEvent(rec, { type: 'registered', endpoint, time: now, data }).then(
+    return this.store.putWithEvent(rec, newEvent({ type: 'registered', endpoint, time: now, data })).then(
       (stored) => {
         // Another registration of the endpoint may have committed meanwhile; only then
         // is `replaced` perhaps not the endpoint's registration any more.
@@ -296,12 +296,16 @@ export class RegistrationService {
       links,
       lastSeen: now,
     };
-    const changed: Record<string, unknown> = {};
-    for (const k of ['address', 'port', 'lifetime', 'binding', 'queueMode', 'smsNumber'] as const) {
-      if (rec[k] !== previous[k]) changed[k] = rec[k];
-    }
+    const changed: { -readonly [K in keyof UpdatedEventData]: UpdatedEventData[K] } = { registrationId: id };
+    if (rec.address !== previous.address) changed.address = rec.address;
+    if (rec.port !== previous.port) changed.port = rec.port;
+    if (rec.lifetime !== previous.lifetime) changed.lifetime = rec.lifetime;
+    if (rec.binding !== previous.binding) changed.binding = rec.binding;
+    if (rec.queueMode !== previous.queueMode) changed.queueMode = rec.queueMode;
+    // `rec` keeps the previous number unless the update brought one.
+    if (rec.smsNumber !== previous.smsNumber && rec.smsNumber !== undefined) changed.smsNumber = rec.smsNumber;
     if (links !== previous.links) changed.objectLinks = parseRegistrationLinks(links).objectLinks;
-    const stored = await this.store.putWithEvent(rec, { type: 'updated', endpoint: rec.endpoint, time: now, data: { registrationId: id, ...changed } });
+    const stored = await this.store.putWithEvent(rec, newEvent({ type: 'updated', endpoint: rec.endpoint, time: now, data: changed }));
     this.events.deliver(stored);
     // A de-registration or re-registration may have won the race while we committed.
     if (this.byId.get(id) !== previous) return reject(ResponseCode.NotFound, `no registration ${id}`);

@@ -20,7 +20,7 @@ import { COMPOSITE_FORMATS, validateRequest } from './build';
 import { DeviceClient } from './device-client';
 import { deviceContext, type DeviceContext } from './device-context';
 import { formatName } from './formats';
-import { entriesToJson, requestFromJson, requestToJson, responseFromJson, responseToJson } from './json';
+import { entriesToJson, requestFromJson, requestToJson, responseFromJson, responseToJson, type ResponseJson } from './json';
 import { ObservationService } from '../observations/observations';
 import type { Lwm2mRequest, Lwm2mResponse, PlainResponse, TransferOptions } from './types';
 
@@ -255,11 +255,11 @@ export class DeviceManagement {
     return this.client.perform(ctx, req);
   }
 
-  private async deliver(rec: DeviceRequestRecord): Promise<Readonly<Record<string, unknown>>> {
+  private async deliver(rec: DeviceRequestRecord): Promise<ResponseJson> {
     const ctx = this.context(rec.endpoint);
     const req = requestFromJson(rec.request, ctx.model);
     const res = await this.execute(ctx, req);
-    return { ...responseToJson(res, ctx.model, ctx.rootPath) };
+    return responseToJson(res, ctx.model, ctx.rootPath);
   }
 
   /**

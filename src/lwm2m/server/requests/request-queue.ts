@@ -12,18 +12,19 @@
  */
 import { randomUUID } from 'node:crypto';
 import { Lwm2mFotaError, isLwm2mFotaError } from '../../../errors';
-import type { EventBus } from '../../../events';
+import type { EventBus, EventInput, RequestEventBase } from '../../../events';
+import type { ResponseJson } from './json';
 import type { DeviceRequestRecord, DeviceRequestStore } from '../../../store/types';
 
 export interface RequestQueueOptions {
   readonly store: DeviceRequestStore;
   readonly events: EventBus;
   /**
-   * Sends one request now and resolves with its result JSON. Throws
+   * Sends one request now and resolves with the device's answer as JSON. Throws
    * ERR_LWM2M_NO_RESPONSE / ERR_LWM2M_DEVICE_ASLEEP / ERR_LWM2M_NOT_REGISTERED when it
    * could not be delivered (it stays queued), anything else when it never can be (failed).
    */
-  readonly send: (record: DeviceRequestRecord) => Promise<Readonly<Record<string, unknown>>>;
+  readonly send: (record: DeviceRequestRecord) => Promise<ResponseJson>;
   /** Unanswered deliveries before a request fails (default 3). */
   readonly maxAttempts?: number;
   readonly now?: () => number;
@@ -71,7 +72,7 @@ export class RequestQueue {
     const rec: DeviceRequestRecord = { id, endpoint, state: 'queued', request, attempts: 0, createdAt: now, updatedAt: now };
     await this.store.put(rec);
     this.pending.add(endpoint);
-    await this.publish('requestQueued', rec, { request });
+    await this.publish({ type: 'requestQueued', endpoint, data: { ...requestOf(rec), request } });
     return rec;
   }
 
@@ -102,7 +103,7 @@ export class RequestQueue {
     }
     const done: DeviceRequestRecord = { ...rec, state: 'cancelled', updatedAt: this.now() };
     await this.store.put(done);
-    await this.publish('requestCancelled', done, {});
+    await this.publish({ type: 'requestCancelled', endpoint: done.endpoint, data: requestOf(done) });
     this.settle(done);
     return done;
   }
@@ -159,7 +160,7 @@ export class RequestQueue {
       }
       const sending: DeviceRequestRecord = { ...rec, state: 'sending', updatedAt: this.now() };
       await this.store.put(sending);
-      let result: Readonly<Record<string, unknown>>;
+      let result: ResponseJson;
       try {
         result = await this.options.send(sending);
       } catch (err) {
@@ -181,9 +182,9 @@ export class RequestQueue {
         await this.fail(sending, rec.attempts, code, message);
         continue;
       }
-      const done: DeviceRequestRecord = { ...sending, state: 'completed', result, updatedAt: this.now() };
+      const done: DeviceRequestRecord = { ...sending, state: 'completed', result: { ...result }, updatedAt: this.now() };
       await this.store.put(done);
-      await this.publish('requestCompleted', done, { result });
+      await this.publish({ type: 'requestCompleted', endpoint, data: { ...requestOf(done), result } });
       this.settle(done);
     }
   }
@@ -191,7 +192,7 @@ export class RequestQueue {
   private async fail(rec: DeviceRequestRecord, attempts: number, code: string, message: string): Promise<void> {
     const failed: DeviceRequestRecord = { ...rec, state: 'failed', attempts, error: { code, message }, updatedAt: this.now() };
     await this.store.put(failed);
-    await this.publish('requestFailed', failed, { error: { code, message } });
+    await this.publish({ type: 'requestFailed', endpoint: failed.endpoint, data: { ...requestOf(failed), error: { code, message } } });
     this.settle(failed);
   }
 
@@ -202,18 +203,20 @@ export class RequestQueue {
     for (const resolve of list) resolve(rec);
   }
 
-  private async publish(type: string, rec: DeviceRequestRecord, data: Record<string, unknown>): Promise<void> {
+  private async publish(event: EventInput<'requestQueued' | 'requestCancelled' | 'requestCompleted' | 'requestFailed'>): Promise<void> {
     try {
-      await this.events.publish({
-        type,
-        endpoint: rec.endpoint,
-        data: { requestId: rec.id, operation: rec.request.operation, state: rec.state, ...data },
-      });
+      await this.events.publish(event);
     } catch (err) {
-      this.log(`event ${type} not recorded: ${(err as Error).message}`);
+      this.log(`event ${event.type} not recorded: ${(err as Error).message}`);
     }
   }
 }
 
 // Presence lives in presence.ts; re-exported for the queue's old importers.
 export { AwakeTracker } from './presence';
+
+/** What every request event says about its request. */
+function requestOf(rec: DeviceRequestRecord): RequestEventBase {
+  return { requestId: rec.id, operation: rec.request.operation, state: rec.state };
+}
+
