@@ -1,6 +1,9 @@
 /** The firmware repository: verified SUIT envelopes and images, stored by digest, served at /fw/<digest>. */
-export { FirmwareRepository, openFirmwareRepository, repositoryDigestOf } from './repository';
-export type { FirmwareCacheStats, FirmwareEventSink, FirmwareRejection, FirmwareRepositoryOptions } from './repository';
+export { FirmwareRepository, openFirmwareRepository } from './repository';
+export { repositoryDigestOf } from './add-pipeline';
+export type { FirmwareEventSink, FirmwareRepositoryOptions } from './repository';
+export type { FirmwareRejection } from './add-pipeline';
+export type { FirmwareCacheStats } from './shared-file-cache';
 export type { FirmwareImage, FirmwareImageLocation, FirmwareRecord } from './types';
 export { attachFirmwareRoute, firmwareEtag, firmwareRequestHandler, type FirmwareBlockServed } from './coap-route';
 export {

@@ -3,37 +3,24 @@
  * trust policy before they are accepted, stored by SHA-256 in the data directory, and
  * handed out as shared Buffers for the CoAP route `/fw/<digest>`.
  *
- * Nothing inside a signed envelope is rewritten: the image URI in the manifest is the one
- * devices use. A relative reference `/fw/<image digest>` resolves, on the device, against
- * the URI it fetched the envelope from — so one signed manifest works on any server that
- * holds the image.
- *
- * Memory: loaded files live in one LRU bounded by total bytes and shared by every device;
- * a download never copies a file (the CoAP endpoint slices Block2 blocks with `subarray`).
+ * This file is the facade: records, load, add / remove one at a time, events. How an
+ * envelope is admitted is `add-pipeline.ts`; what a record says, `firmware-record.ts`; the
+ * shared in-memory cache of served files, `shared-file-cache.ts`; the files on disk,
+ * `blob-files.ts`.
  *
  * Crash safety: files are written atomically before the metadata row commits; removal
  * deletes the row first. Files that no row references (a crash in between) are removed
  * when the repository opens.
  */
-import { LRUCache } from 'lru-cache';
-import { isLwm2mFotaError, Lwm2mFotaError } from '../../errors';
+import { Lwm2mFotaError } from '../../errors';
 import type { EventInput } from '../../events';
-import type { FirmwareStore, StoredFirmwareRecord } from '../../store/types';
-import {
-  checkImage,
-  formatUuid,
-  isRelativeReference,
-  SuitTextComponentKey,
-  SuitTextKey,
-  verifyEnvelope,
-  type SuitComponentSummary,
-  type SuitPolicy,
-  type SuitText,
-  type SuitVerifiedEnvelope,
-} from '../../suit';
-import { BlobFiles, BlobTooLargeError, sha256Hex } from './blob-files';
-import { FIRMWARE_PATH_PREFIX, firmwarePath, isFirmwareId } from './firmware-id';
-import type { FirmwareImage, FirmwareImageLocation, FirmwareRecord } from './types';
+import type { FirmwareStore } from '../../store/types';
+import type { SuitPolicy } from '../../suit';
+import { matchSupplied, planImage, stageOrReject, verifyForAdd, writePlannedFiles, type PlannedImage } from './add-pipeline';
+import { BlobFiles } from './blob-files';
+import { firmwareRecordOf, storedImageDigests, storedRowOf } from './firmware-record';
+import { SharedFileCache, type FirmwareCacheStats } from './shared-file-cache';
+import type { FirmwareImage, FirmwareRecord } from './types';
 
 /** Where the repository publishes `firmwareAdded` / `firmwareRemoved` (the server's EventBus). */
 export interface FirmwareEventSink {
@@ -64,99 +51,6 @@ export interface FirmwareRepositoryOptions {
   readonly now?: () => number;
 }
 
-/** What the LRU of loaded files holds right now. */
-export interface FirmwareCacheStats {
-  entries: number;
-  bytes: number;
-  maxBytes: number;
-}
-
-interface BlobInfo {
-  size: number;
-  /** Firmware ids that keep the file alive. */
-  refs: Set<string>;
-}
-
-interface PlannedImage {
-  image: FirmwareImage;
-  /** Where the bytes come from when the file is not stored yet. */
-  source?: { kind: 'bytes'; bytes: Uint8Array } | { kind: 'staged' };
-}
-
-/** Why an envelope was refused, besides the SUIT verification codes. */
-export type FirmwareRejection = 'tooLarge' | 'imageUri';
-
-/**
- * ERR_FOTA_FIRMWARE_REJECTED. A SUIT failure carries its code first in the message and as
- * `context.suitCode`; every rejection says why in `context.reason` (the SUIT code, or
- * 'tooLarge' / 'imageUri').
- */
-function rejected(message: string, reason: string, cause?: unknown): Lwm2mFotaError {
-  const suit = reason.startsWith('ERR_SUIT_');
-  return new Lwm2mFotaError('ERR_FOTA_FIRMWARE_REJECTED', suit ? `${reason}: ${message}` : message, {
-    ...(cause === undefined ? {} : { cause }),
-    context: suit ? { reason, suitCode: reason } : { reason },
-  });
-}
-
-function numberOrText(v: number | bigint): number | string {
-  if (typeof v === 'number') return v;
-  return v <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(v) : v.toString();
-}
-
-function hex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.length).toString('hex');
-}
-
-function uuidOrHex(b: Uint8Array | undefined): string | null {
-  if (b === undefined) return null;
-  return b.length === 16 ? formatUuid(b) : hex(b);
-}
-
-function sameId(a: Uint8Array[], b: Uint8Array[]): boolean {
-  return a.length === b.length && a.every((x, i) => Buffer.compare(Buffer.from(x), Buffer.from(b[i]!)) === 0);
-}
-
-/** The version a manifest's text announces for a component (suit-text-component-version), first language that has one. */
-function versionOf(text: SuitText | undefined, component: SuitComponentSummary | undefined): string | null {
-  if (!text) return null;
-  for (const lang of text) {
-    const c = (component && lang.components.find((x) => sameId(x.id, component.id))) ?? lang.components[0];
-    const v = c?.fields.find(([k]) => k === SuitTextComponentKey.ComponentVersion)?.[1];
-    if (v !== undefined) return v;
-  }
-  return null;
-}
-
-function descriptionOf(text: SuitText | undefined): string | null {
-  for (const lang of text ?? []) {
-    const v = lang.fields.find(([k]) => k === SuitTextKey.ManifestDescription)?.[1];
-    if (v !== undefined) return v;
-  }
-  return null;
-}
-
-/**
- * The image digest named by a URI in this repository's namespace: `/fw/<sha256 hex>`, as a
- * relative reference or as the path of an absolute URI. Undefined for anything else.
- */
-export function repositoryDigestOf(uri: string): string | undefined {
-  let path: string;
-  if (isRelativeReference(uri)) path = uri;
-  else {
-    try {
-      const u = new URL(uri);
-      if (u.search !== '' || u.hash !== '') return undefined;
-      path = u.pathname;
-    } catch {
-      return undefined;
-    }
-  }
-  if (!path.startsWith(FIRMWARE_PATH_PREFIX)) return undefined;
-  const d = path.slice(FIRMWARE_PATH_PREFIX.length);
-  return isFirmwareId(d) ? d : undefined;
-}
-
 /**
  * Opens the repository in `<dataDir>/firmware` with its metadata from `store`.
  *
@@ -172,10 +66,8 @@ export class FirmwareRepository {
   readonly #options: FirmwareRepositoryOptions;
   readonly #files: BlobFiles;
   readonly #records = new Map<string, FirmwareRecord>();
-  /** Served files by digest: envelopes and stored images. */
-  readonly #blobs = new Map<string, BlobInfo>();
-  readonly #cache: LRUCache<string, Buffer>;
-  readonly #loading = new Map<string, Promise<Buffer>>();
+  /** Served files by digest (envelopes and stored images) and the LRU of loaded ones. */
+  readonly #served: SharedFileCache;
   readonly #log: (line: string) => void;
   readonly #now: () => number;
   readonly cacheBytes: number;
@@ -192,8 +84,7 @@ export class FirmwareRepository {
     this.maxFileBytes = Math.min(options.maxFileBytes ?? 32 * 1024 * 1024, this.cacheBytes);
     this.#log = options.log ?? (() => {});
     this.#now = options.now ?? Date.now;
-    // Shared by every device: bounded by total bytes, least recently used evicted first.
-    this.#cache = new LRUCache<string, Buffer>({ maxSize: this.cacheBytes, sizeCalculation: (b) => Math.max(1, b.length) });
+    this.#served = new SharedFileCache(this.#files, this.cacheBytes);
   }
 
   /** True when a trust policy is configured (else every add is refused). */
@@ -212,17 +103,16 @@ export class FirmwareRepository {
     for (const row of await this.#options.store.list()) {
       const record = row.details as unknown as FirmwareRecord;
       this.#records.set(row.id, record);
-      this.#ref(row.id, row.id, row.size);
-      for (const img of record.images) if (img.stored && img.digest !== null) this.#ref(img.digest, row.id, img.size ?? 0);
+      this.#refFiles(row.id, row.size, record.images);
     }
     for (const digest of await this.#files.list()) {
-      if (!this.#blobs.has(digest)) {
+      if (!this.#served.serves(digest)) {
         // Written before a crash took the metadata, or left behind by an interrupted remove.
         await this.#files.remove(digest);
       }
     }
-    for (const [digest, info] of this.#blobs) {
-      if (!(await this.#files.has(digest, info.size))) this.#log(`firmware: file ${digest} is missing or has the wrong size in ${this.#files.dir}`);
+    for (const [digest, size] of this.#served.sizes()) {
+      if (!(await this.#files.has(digest, size))) this.#log(`firmware: file ${digest} is missing or has the wrong size in ${this.#files.dir}`);
     }
   }
 
@@ -258,99 +148,33 @@ export class FirmwareRepository {
    *   SHA-256 is not `expectedDigest`), ERR_STORE_WRITE.
    */
   async stageImage(source: AsyncIterable<Uint8Array> | Uint8Array, expectedDigest?: string): Promise<{ digest: string; size: number }> {
-    const iterable: AsyncIterable<Uint8Array> =
-      source instanceof Uint8Array
-        ? (async function* one() {
-            yield source;
-          })()
-        : source;
-    try {
-      return await this.#files.stage(iterable, this.maxFileBytes, expectedDigest);
-    } catch (err) {
-      if (err instanceof BlobTooLargeError) throw rejected(`the image is larger than ${err.limit} bytes`, 'tooLarge');
-      if (isLwm2mFotaError(err, 'ERR_SUIT_IMAGE_DIGEST')) throw rejected(err.message, err.code, err);
-      throw err;
-    }
+    return stageOrReject(this.#files, source, this.maxFileBytes, expectedDigest);
   }
 
   async #add(envelopeIn: Uint8Array, image: Uint8Array | undefined): Promise<FirmwareRecord> {
-    const policy = this.#options.policy;
-    if (policy === undefined) {
-      throw new Lwm2mFotaError(
-        'ERR_FOTA_TRUST_NOT_CONFIGURED',
-        'the server has no trust anchors: start it with --trust <pub.pem> or --policy <file> (nothing unverified reaches a device)',
-      );
-    }
-    if (envelopeIn.length > this.maxFileBytes) throw rejected(`the envelope is larger than ${this.maxFileBytes} bytes`, 'tooLarge');
-    if (image !== undefined && image.length > this.maxFileBytes) throw rejected(`the image is larger than ${this.maxFileBytes} bytes`, 'tooLarge');
-    // Our own copy: the caller's buffer may be reused or mutated after we return.
-    const envelope = Buffer.from(envelopeIn);
-    let verified: SuitVerifiedEnvelope;
-    try {
-      verified = verifyEnvelope(envelope, policy);
-    } catch (err) {
-      if (isLwm2mFotaError(err) && err.code.startsWith('ERR_SUIT_')) throw rejected(err.message, err.code, err);
-      throw err;
-    }
-    const id = sha256Hex(envelope);
-    const imageDigest = image === undefined ? undefined : sha256Hex(image);
+    const { envelope, verified, id, imageDigest } = verifyForAdd(this.#options.policy, this.maxFileBytes, envelopeIn, image);
     const existing = this.#records.get(id);
     if (existing) {
-      if (image !== undefined) this.#matchSupplied(verified.components, image, imageDigest!);
+      if (image !== undefined) matchSupplied(verified.components, image, imageDigest!);
       return existing;
     }
 
     // A supplied image that is not the manifest's is an error in its own right, whatever else is missing.
-    if (image !== undefined) this.#matchSupplied(verified.components, image, imageDigest!);
+    if (image !== undefined) matchSupplied(verified.components, image, imageDigest!);
+    const ctx = { serves: (d: string) => this.#served.serves(d), stagedSize: (d: string) => this.#files.stagedSize(d) };
     const planned: PlannedImage[] = [];
-    for (const c of verified.components) planned.push(await this.#plan(c, verified, image, imageDigest));
+    for (const c of verified.components) planned.push(await planImage(c, verified, image, imageDigest, ctx));
 
     // Files first (atomic each), then the row: a crash in between leaves only unreferenced
     // files, which the next start removes.
-    await this.#files.write(id, envelope);
-    const written = new Set<string>();
-    for (const p of planned) {
-      const d = p.image.digest;
-      if (p.source === undefined || d === null || written.has(d)) continue;
-      if (p.source.kind === 'bytes') await this.#files.write(d, p.source.bytes);
-      else await this.#files.promote(d);
-      written.add(d);
-    }
+    await writePlannedFiles(this.#files, id, envelope, planned);
 
-    const images = planned.map((p) => p.image);
-    const first = images[0];
-    const record: FirmwareRecord = {
-      id,
-      uri: firmwarePath(id),
-      size: envelope.length,
-      version: versionOf(verified.text, verified.components[0]),
-      sequenceNumber: numberOrText(verified.sequenceNumber),
-      vendorId: uuidOrHex(verified.components.find((c) => c.vendorId)?.vendorId),
-      classId: uuidOrHex(verified.components.find((c) => c.classId)?.classId),
-      description: descriptionOf(verified.text),
-      images,
-      payload: first?.stored && first.digest !== null ? { digest: first.digest, size: first.size ?? 0, uri: firmwarePath(first.digest) } : null,
-      signers: verified.signers,
-      addedAt: new Date(this.#now()).toISOString(),
-    };
-    const blobs = [...new Set(images.filter((i) => i.stored && i.digest !== null).map((i) => i.digest!))];
-    const row: StoredFirmwareRecord = {
-      id,
-      size: record.size,
-      sequenceNumber: String(record.sequenceNumber),
-      ...(record.version === null ? {} : { version: record.version }),
-      ...(record.vendorId === null ? {} : { vendorId: record.vendorId }),
-      ...(record.classId === null ? {} : { classId: record.classId }),
-      blobs,
-      details: record as unknown as Record<string, unknown>,
-      addedAt: this.#now(),
-    };
-    await this.#options.store.put(row);
+    const record = firmwareRecordOf(id, envelope.length, verified, planned.map((p) => p.image), this.#now());
+    await this.#options.store.put(storedRowOf(record, this.#now()));
     this.#records.set(id, record);
-    this.#ref(id, id, record.size);
-    for (const img of images) if (img.stored && img.digest !== null) this.#ref(img.digest, id, img.size ?? 0);
+    this.#refFiles(id, record.size, record.images);
     // The envelope was just in hand: serve it without reading it back.
-    this.#cache.set(id, envelope);
+    this.#served.remember(id, envelope);
     await this.#publish({
       type: 'firmwareAdded',
       data: {
@@ -366,75 +190,6 @@ export class FirmwareRepository {
     });
     this.#log(`firmware added ${id} version ${record.version ?? '-'} sequence ${record.sequenceNumber}`);
     return record;
-  }
-
-  /** Decides where a component's image comes from, and whether we have (or get) its bytes. */
-  async #plan(c: SuitComponentSummary, v: SuitVerifiedEnvelope, supplied: Uint8Array | undefined, suppliedDigest: string | undefined): Promise<PlannedImage> {
-    const digest = c.imageDigest && c.imageDigest.alg === -16 && c.imageDigest.bytes.length === 32 ? hex(c.imageDigest.bytes) : null;
-    const size = c.imageSize === undefined ? null : Number(c.imageSize);
-    const uri = c.uri ?? c.uris[0] ?? null;
-    const base = { component: c.index, componentId: c.id.map(hex), digest, size, uri };
-    const where = `component ${c.index}`;
-
-    let location: FirmwareImageLocation;
-    if (uri === null) location = 'none';
-    else if (uri.startsWith('#')) location = 'integrated';
-    else if (repositoryDigestOf(uri) !== undefined) location = 'repository';
-    else if (isRelativeReference(uri)) {
-      // A device resolves it against the envelope's URI on this server, where only
-      // /fw/<digest> exists: the download would fail on every device.
-      throw rejected(`${where}: the relative image URI "${uri}" is not /fw/<image sha-256>, which is all this server serves`, 'imageUri');
-    } else location = 'external';
-
-    if (location === 'repository') {
-      const named = repositoryDigestOf(uri!)!;
-      if (digest === null) throw rejected(`${where}: the image URI names this repository but the manifest gives no SHA-256 image digest to check it against`, 'ERR_SUIT_IMAGE_DIGEST');
-      if (named !== digest) throw rejected(`${where}: the image URI ${uri} does not name the manifest's image digest ${digest}`, 'imageUri');
-    }
-
-    if (location === 'integrated') {
-      const payload = v.envelope.integratedPayloads.find((p) => p.key === uri);
-      if (!payload) {
-        throw new Lwm2mFotaError('ERR_FOTA_IMAGE_MISSING', `${where}: the manifest names the integrated payload "${uri}", which the envelope does not carry`, {
-          context: { component: c.index, uri: uri! },
-        });
-      }
-      // verifyEnvelope checked it against the image digest when the manifest gives one.
-      if (digest === null) return { image: { ...base, location, stored: false } };
-      if (this.#blobs.has(digest)) return { image: { ...base, location, stored: true } };
-      return { image: { ...base, location, stored: true }, source: { kind: 'bytes', bytes: payload.bytes } };
-    }
-
-    if (digest === null) return { image: { ...base, location, stored: false } };
-    if (this.#blobs.has(digest)) return { image: { ...base, location, stored: true } };
-    if (supplied !== undefined && suppliedDigest === digest) {
-      checkImageOrReject(supplied, c);
-      return { image: { ...base, location, stored: true }, source: { kind: 'bytes', bytes: Buffer.from(supplied) } };
-    }
-    const staged = await this.#files.stagedSize(digest);
-    if (staged !== undefined) {
-      if (size !== null && staged !== size) throw rejected(`${where}: the staged image has ${staged} bytes, the manifest says ${size}`, 'ERR_SUIT_IMAGE_DIGEST');
-      return { image: { ...base, location, stored: true }, source: { kind: 'staged' } };
-    }
-    if (location === 'repository') {
-      throw new Lwm2mFotaError(
-        'ERR_FOTA_IMAGE_MISSING',
-        `${where}: the manifest fetches its image from this repository (${uri}); give the image (sha-256 ${digest}${size === null ? '' : `, ${size} bytes`}) with --image`,
-        { context: { component: c.index, imageDigest: digest } },
-      );
-    }
-    return { image: { ...base, location, stored: false } };
-  }
-
-  /** A supplied image must be the image of some component; with one candidate, say what differs. */
-  #matchSupplied(components: SuitComponentSummary[], image: Uint8Array, digest: string): void {
-    const withDigest = components.filter((c) => c.imageDigest !== undefined);
-    if (withDigest.some((c) => hex(c.imageDigest!.bytes) === digest)) {
-      for (const c of withDigest) if (hex(c.imageDigest!.bytes) === digest) checkImageOrReject(image, c);
-      return;
-    }
-    if (withDigest.length === 1) checkImageOrReject(image, withDigest[0]!);
-    throw rejected(`the image (sha-256 ${digest}) is not the image of any component of the manifest`, 'ERR_SUIT_IMAGE_DIGEST');
   }
 
   // ---------------------------------------------------------------------------------------
@@ -458,12 +213,12 @@ export class FirmwareRepository {
 
   /** Whether `/fw/<digest>` is served (an accepted envelope, or a stored image of one). */
   serves(digest: string): boolean {
-    return this.#blobs.has(digest);
+    return this.#served.serves(digest);
   }
 
   /** The loaded file when it is in memory (the CoAP hot path: no Promise, no copy). */
   peek(digest: string): Buffer | undefined {
-    return this.#cache.get(digest);
+    return this.#served.peek(digest);
   }
 
   /**
@@ -474,32 +229,7 @@ export class FirmwareRepository {
    *   serve; ERR_STORE_READ when the file is missing or does not match its digest.
    */
   open(digest: string): Promise<Buffer> {
-    const hit = this.#cache.get(digest);
-    if (hit !== undefined) return Promise.resolve(hit);
-    const info = this.#blobs.get(digest);
-    if (!info) return Promise.reject(new Lwm2mFotaError('ERR_FOTA_FIRMWARE_NOT_FOUND', `no firmware file ${digest}`, { context: { digest } }));
-    let p = this.#loading.get(digest);
-    if (p === undefined) {
-      p = this.#read(digest).finally(() => this.#loading.delete(digest));
-      this.#loading.set(digest, p);
-    }
-    return p;
-  }
-
-  async #read(digest: string): Promise<Buffer> {
-    let buf: Buffer;
-    try {
-      buf = await this.#files.read(digest);
-    } catch (err) {
-      throw new Lwm2mFotaError('ERR_STORE_READ', `cannot read firmware file ${digest}: ${(err as Error).message}`, { cause: err, context: { digest } });
-    }
-    // A served URI promises these exact bytes: never hand out a file the disk corrupted.
-    if (sha256Hex(buf) !== digest) {
-      throw new Lwm2mFotaError('ERR_STORE_READ', `firmware file ${digest} does not match its digest (disk corruption?)`, { context: { digest } });
-    }
-    // Removed while it was being read: do not cache it again.
-    if (this.#blobs.has(digest)) this.#cache.set(digest, buf);
-    return buf;
+    return this.#served.open(digest);
   }
 
   /** The envelope's bytes. @throws ERR_FOTA_FIRMWARE_NOT_FOUND, ERR_STORE_READ. */
@@ -528,7 +258,7 @@ export class FirmwareRepository {
   }
 
   cacheStats(): FirmwareCacheStats {
-    return { entries: this.#cache.size, bytes: this.#cache.calculatedSize, maxBytes: this.cacheBytes };
+    return this.#served.stats();
   }
 
   // ---------------------------------------------------------------------------------------
@@ -548,14 +278,8 @@ export class FirmwareRepository {
       }
       await this.#options.store.delete(id);
       this.#records.delete(id);
-      const digests = [id, ...record.images.filter((i) => i.stored && i.digest !== null).map((i) => i.digest!)];
-      for (const d of digests) {
-        const info = this.#blobs.get(d);
-        if (!info) continue;
-        info.refs.delete(id);
-        if (info.refs.size > 0) continue;
-        this.#blobs.delete(d);
-        this.#cache.delete(d);
+      for (const d of [id, ...storedImageDigests(record.images)]) {
+        if (!this.#served.release(d, id)) continue;
         await this.#files.remove(d).catch((err: unknown) => this.#log(`firmware: cannot delete ${d}: ${(err as Error).message}`));
       }
       await this.#publish({ type: 'firmwareRemoved', data: { id, version: record.version, sequenceNumber: record.sequenceNumber } });
@@ -566,10 +290,10 @@ export class FirmwareRepository {
 
   // ---------------------------------------------------------------------------------------
 
-  #ref(digest: string, id: string, size: number): void {
-    let info = this.#blobs.get(digest);
-    if (!info) this.#blobs.set(digest, (info = { size, refs: new Set() }));
-    info.refs.add(id);
+  /** The envelope and every stored image of firmware `id` are served while it exists. */
+  #refFiles(id: string, envelopeSize: number, images: readonly FirmwareImage[]): void {
+    this.#served.ref(id, id, envelopeSize);
+    for (const img of images) if (img.stored && img.digest !== null) this.#served.ref(img.digest, id, img.size ?? 0);
   }
 
   async #publish(event: FirmwareEvent): Promise<void> {
@@ -586,14 +310,5 @@ export class FirmwareRepository {
     const run = this.#queue.then(fn, fn);
     this.#queue = run.catch(() => {});
     return run;
-  }
-}
-
-function checkImageOrReject(image: Uint8Array, c: SuitComponentSummary): void {
-  try {
-    checkImage(image, c);
-  } catch (err) {
-    if (isLwm2mFotaError(err)) throw rejected(`component ${c.index}: ${err.message}`, err.code, err);
-    throw err;
   }
 }
