@@ -119,6 +119,8 @@ class Device extends EventEmitter implements EmulatedDevice {
   private defaultPmax = 0;
   private notificationStoring = false;
   private updating = false;
+  /** A Register or an Update waits for its answer (see DeviceOptions.strictRegistration). */
+  private registrationPending = false;
 
   constructor(private readonly options: DeviceOptions) {
     super();
@@ -358,6 +360,7 @@ class Device extends EventEmitter implements EmulatedDevice {
       dropRate: this.faults.dropRate,
       random: this.random,
       onActivity: (d) => this.onActivity(d),
+      ...(this.options.strictRegistration === true ? { ignore: (d: Buffer) => this.registrationPending && isRequest(d) } : {}),
     });
     const coap = await createCoapEndpoint({
       channel: radio,
@@ -488,7 +491,8 @@ class Device extends EventEmitter implements EmulatedDevice {
           contentFormat: ContentFormat.LinkFormat,
         });
         this.inflight = inflight;
-        const res = await inflight;
+        this.registrationPending = true;
+        const res = await inflight.finally(() => (this.registrationPending = false));
         if (gen !== this.generation || this.stopped) {
           // Stopped while the Register was on its way: note it, so that stop() de-registers it.
           if (this.stopped && res.code === '2.01' && res.locationPath.length > 0) {
@@ -554,7 +558,8 @@ class Device extends EventEmitter implements EmulatedDevice {
     this.updating = true;
     if (this.queueMode) this.wake();
     try {
-      const res = await coap.request(this.serverPeer, { method: 'POST', path: reg.location, query });
+      this.registrationPending = true;
+      const res = await coap.request(this.serverPeer, { method: 'POST', path: reg.location, query }).finally(() => (this.registrationPending = false));
       if (gen !== this.generation || this.stopped) return;
       if (res.code === '2.04') {
         this.report('registrationUpdated', { registrationId: reg.id });
@@ -746,6 +751,14 @@ class Device extends EventEmitter implements EmulatedDevice {
   override off<K extends DeviceEventName>(event: K, listener: DeviceListener<K>): this {
     return super.off(event, listener as (...args: unknown[]) => void);
   }
+}
+
+/** A CoAP request (RFC 7252 §3: code class 0 but not Empty, CON or NON), from its first two bytes. */
+function isRequest(datagram: Buffer): boolean {
+  if (datagram.length < 4) return false;
+  const type = (datagram[0]! >> 4) & 3;
+  const code = datagram[1]!;
+  return code !== 0 && code >> 5 === 0 && type <= 1;
 }
 
 function pathIds(p: LwM2mPath): number[] {

@@ -104,6 +104,14 @@ export interface DeviceOptions {
   readonly formats?: ContentFormatRegistry;
   /** First registration retry delay (ms, default 1000; doubles up to 60 s). */
   readonly registrationRetryMs?: number;
+  /**
+   * Strict registration: ignore (drop unanswered) every request from the server that
+   * arrives while a Register or an Update of this device waits for its answer — Wakaama
+   * ignores management requests while its registration is pending — so a server that asks
+   * before it answered pays a retransmission. Ignored requests count in `radio.ignoredIn`.
+   * Default false.
+   */
+  readonly strictRegistration?: boolean;
 }
 
 /** One slot of flash as `info()` shows it. */
