@@ -16,6 +16,7 @@ import { deviceSeed, FaultState, seededRandom } from './faults';
 import { FirmwareObject, type FetchOptions, type FetchOutcome, type FirmwareHost } from './firmware-object';
 import { lwm2mPathOf, ObjectTree, type ResourceSpec } from './object-tree';
 import { Observers } from './observers';
+import { hasRequestChecks, refuseRequest } from './request-checks';
 import type { DeviceEvent, DeviceEventMap, DeviceEventName, DeviceInfo, DeviceListener, DeviceLwm2mVersion, DeviceOptions, EmulatedDevice, SlotInfo } from './types';
 import { parseCoapUri, resolvePeer } from './uri';
 
@@ -119,6 +120,8 @@ class Device extends EventEmitter implements EmulatedDevice {
   private defaultPmax = 0;
   private notificationStoring = false;
   private updating = false;
+  /** Whether requests go through the habits of request-checks.ts (answerOnlyFormats, strictLwm2mJson). */
+  private readonly checked: boolean;
   /** A Register or an Update waits for its answer (see DeviceOptions.strictRegistration). */
   private registrationPending = false;
 
@@ -130,6 +133,7 @@ class Device extends EventEmitter implements EmulatedDevice {
     this.binding = options.binding ?? 'U';
     this.queueMode = this.binding === 'UQ';
     this.lifetime = options.lifetime ?? 300;
+    this.checked = hasRequestChecks(options);
     const blockSize = options.blockSize ?? 256;
     if (![16, 32, 64, 128, 256, 512, 1024].includes(blockSize)) throw new Lwm2mFotaError('ERR_CLI_USAGE', `block size must be a power of two from 16 to 1024, got ${blockSize}`);
     this.blockSize = blockSize;
@@ -316,6 +320,10 @@ class Device extends EventEmitter implements EmulatedDevice {
   private handle(req: IncomingRequest): OutgoingResponse {
     const path = lwm2mPathOf(req.path);
     if (!path) return { code: '4.04' };
+    if (this.checked) {
+      const refused = refuseRequest(this.options, req);
+      if (refused !== undefined) return refused;
+    }
     switch (req.method) {
       case 'GET': {
         if (req.accept === ContentFormat.LinkFormat) return this.tree.discover(path);

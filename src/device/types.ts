@@ -112,6 +112,18 @@ export interface DeviceOptions {
    * Default false.
    */
   readonly strictRegistration?: boolean;
+  /**
+   * Formats the device emits in answers but does not read in a request body (a Write, a
+   * Create, the paths of a Read-Composite): such a body gets 4.15, e.g. `[11544]` for a
+   * device that answers in LwM2M CBOR only. Default: none.
+   */
+  readonly answerOnlyFormats?: readonly number[];
+  /**
+   * A strict LwM2M JSON reader: a body whose entries lack "n" (`{"bn":"/1/0/1","e":[{"v":1}]}`)
+   * gets 4.06, as a strict client answers; it reads a resource only as `bn` of the instance
+   * plus `n`. Default false.
+   */
+  readonly strictLwm2mJson?: boolean;
 }
 
 /** One slot of flash as `info()` shows it. */

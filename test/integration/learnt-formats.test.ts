@@ -16,6 +16,7 @@ import { createServer, type Lwm2mFotaServer } from '../../src/server';
 import { FAST, nextEvent } from '../helpers/device-management';
 import { TestDevice } from '../helpers/lwm2m-test-device';
 import { tempDir } from '../helpers/tmp';
+import { startDevice } from './update-harness';
 
 const F = ContentFormat;
 const p = parsePath;
@@ -138,5 +139,24 @@ describe('Read- and Observe-Composite to a 1.2 device that emits LwM2M CBOR but 
     const r = (await server.devices.perform(d.endpoint, { operation: 'readComposite', paths: [p('/3/0/9')] })) as CompositeResponse;
     expect(r).toMatchObject({ code: '2.05', format: F.Lwm2mCbor });
     expect(d.seen.slice(before)).toEqual([expect.objectContaining({ method: 'FETCH', contentFormat: F.SenmlCbor, accept: F.Lwm2mCbor })]);
+  });
+});
+
+describe('the emulator (src/device) as a 1.2 device that answers in LwM2M CBOR but reads it in no request', () => {
+  test('a Write steps down to SenML CBOR once; reads stay in LwM2M CBOR, later writes skip the refused format', async () => {
+    const d = await startDevice(`coap://[::1]:${server.coap.address().port}`, { lwm2mVersion: '1.2', answerOnlyFormats: [F.Lwm2mCbor] });
+    try {
+      const ep = d.endpoint;
+      const write = (v: number) => server.devices.perform(ep, { operation: 'write', mode: 'update', path: p('/1/0'), node: objectInstance(0, [resource(2, 'integer', v)]) });
+      expect(await write(3)).toMatchObject({ code: '2.04', format: F.SenmlCbor });
+      // What the Write needed does not change what reads ask for.
+      const r = (await server.devices.perform(ep, { operation: 'read', path: p('/1/0') })) as ReadResponse;
+      expect(r).toMatchObject({ code: '2.05', format: F.Lwm2mCbor });
+      expect(r.content).toMatchObject({ kind: 'objectInstance', resources: expect.arrayContaining([resource(2, 'integer', 3)]) });
+      expect(server.devices.client.capabilities(ep)).toMatchObject({ multi: F.Lwm2mCbor, bodies: { multi: F.SenmlCbor } });
+      expect(await write(4)).toMatchObject({ code: '2.04', format: F.SenmlCbor });
+    } finally {
+      await d.stop();
+    }
   });
 });
