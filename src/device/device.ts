@@ -491,16 +491,16 @@ class Device extends EventEmitter implements EmulatedDevice {
       if (!coap || !this.serverPeer) return false;
       if (this.radio && this.radio.mode === 'asleep') this.wake();
       try {
+        this.registrationPending = true;
         const inflight = coap.request(this.serverPeer, {
           method: 'POST',
           path: ['rd'],
           query: this.registrationQuery(),
           payload: Buffer.from(formatLinkFormat(this.tree.registrationLinks()), 'utf8'),
           contentFormat: ContentFormat.LinkFormat,
-        });
+        }).finally(() => (this.registrationPending = false));
         this.inflight = inflight;
-        this.registrationPending = true;
-        const res = await inflight.finally(() => (this.registrationPending = false));
+        const res = await inflight;
         if (gen !== this.generation || this.stopped) {
           // Stopped while the Register was on its way: note it, so that stop() de-registers it.
           if (this.stopped && res.code === '2.01' && res.locationPath.length > 0) {
