@@ -3,9 +3,14 @@
  * device: what `simulate` offers an operator must answer like a real client — Create and
  * Delete of Server (/1) instances, the composite operations, Observe-Composite.
  */
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createServer, type Lwm2mFotaServer } from '../../src/server';
 import { createDevice, type EmulatedDevice } from '../../src/device';
-import { FAST, nextEvent } from '../helpers/device-management';
+import { runCli } from '../helpers/cli';
+import { FAST, nextEvent, until } from '../helpers/device-management';
+import { CLI, startServerProcess, type ServerProcess } from '../helpers/server-process';
 import { tempDir } from '../helpers/tmp';
 
 const TOKEN = 'api-token-for-tests';
@@ -116,5 +121,73 @@ describe('device management of the emulator', () => {
     const n = await notified;
     expect(JSON.stringify(n.data)).toContain('91');
     expect((await call('DELETE', `/emu-1/observations/${id}`)).json.code).toBe('2.05');
+  });
+});
+
+describe('the composite commands of the CLI (read-composite, write-composite, observe-composite)', () => {
+  let tmp: ReturnType<typeof tempDir>;
+  let proc: ServerProcess;
+  let device: EmulatedDevice;
+  let conn: string[];
+
+  beforeEach(async () => {
+    tmp = tempDir();
+    proc = await startServerProcess(tmp.dir);
+    conn = ['--server', `http://127.0.0.1:${proc.httpPort}`, '--data-dir', tmp.dir];
+    device = await createDevice({ server: `coap://[::1]:${proc.coapPort}`, endpoint: 'cli-emu', packageFormat: 'raw', transmission: FAST });
+    await device.start();
+  });
+  afterEach(async () => {
+    await device.stop();
+    await proc.kill();
+    tmp.remove();
+  });
+
+  test('read-composite prints every path (human and --json); write-composite takes path=value or a JSON list', async () => {
+    const human = await runCli(['read-composite', 'cli-emu', '/3/0/9', '/1/0/1', ...conn]);
+    expect({ code: human.code, stderr: human.stderr }).toEqual({ code: 0, stderr: '' });
+    expect(human.stdout).toMatch(/^\/3\/0\/9 \/1\/0\/1  2\.05 Content \(senml-cbor\)\n/);
+    expect(human.stdout).toMatch(/\/3\/0\/9  Battery Level  100/);
+    expect(human.stdout).toMatch(/\/1\/0\/1  Lifetime  300/);
+
+    const w = await runCli(['write-composite', 'cli-emu', '/1/0/2=1', '/1/0/3=70', ...conn]);
+    expect({ code: w.code, stdout: w.stdout }).toEqual({ code: 0, stdout: '/1/0/2 /1/0/3  2.04 Changed (senml-cbor)\n' });
+    const j = await runCli(['write-composite', 'cli-emu', '[{"path":"/1/0/3","value":80}]', '--json', ...conn]);
+    expect(j.code).toBe(0);
+    expect(JSON.parse(j.stdout)).toMatchObject({ endpoint: 'cli-emu', operation: 'writeComposite', code: '2.04', success: true });
+
+    const r = await runCli(['read-composite', 'cli-emu', '/1/0/2', '/1/0/3', '--json', ...conn]);
+    const entries = JSON.parse(r.stdout).entries as Array<{ path: string; content: { value: unknown } }>;
+    expect(Object.fromEntries(entries.map((e) => [e.path, e.content.value]))).toEqual({ '/1/0/2': 1, '/1/0/3': 80 });
+
+    // A device's refusal exits 1 with the code; a malformed argument is a usage error (2).
+    const refused = await runCli(['write-composite', 'cli-emu', '/3/0/9=5', ...conn]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/ERR_LWM2M_ERROR_RESPONSE: cli-emu answered 4\.05 Method Not Allowed to writeComposite/);
+    expect((await runCli(['write-composite', 'cli-emu', '/1/0/3', ...conn])).code).toBe(2);
+    expect((await runCli(['read-composite', 'cli-emu', '3/0/9', ...conn])).code).toBe(2);
+  });
+
+  test('observe-composite prints the paths and each notification until Ctrl-C, then cancels', async () => {
+    const child = spawn(process.execPath, [CLI, 'observe-composite', 'cli-emu', '/3/0/9', '/1/0/3', '--json', ...conn], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const lines = (): Array<{ observationId: string; entries: Array<{ path: string; content: { value: unknown } }> }> =>
+      out.split('\n').filter(Boolean).map((l) => JSON.parse(l));
+    try {
+      await until(() => lines().length >= 1, 10_000);
+      expect(lines()[0]!.entries.map((e) => e.path)).toEqual(['/3/0/9', '/1/0/3']);
+      expect((await runCli(['write', 'cli-emu', '/1/0/3', '75', ...conn])).code).toBe(0);
+      await until(() => lines().length >= 2, 10_000);
+      expect(lines()[1]!.entries.find((e) => e.path === '/1/0/3')?.content.value).toBe(75);
+    } finally {
+      child.kill('SIGINT');
+    }
+    expect(await exited).toBe(0);
+    const left = await fetch(`http://127.0.0.1:${proc.httpPort}/api/devices/cli-emu/observations`, {
+      headers: { authorization: `Bearer ${readFileSync(join(tmp.dir, 'api-token'), 'utf8').trim()}` },
+    });
+    expect(((await left.json()) as { observations: unknown[] }).observations).toEqual([]);
   });
 });
