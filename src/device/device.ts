@@ -119,6 +119,9 @@ class Device extends EventEmitter implements EmulatedDevice {
   private defaultPmax = 0;
   private notificationStoring = false;
   private updating = false;
+  /** Bumped by Create and Delete: an Update carries the links until one with this value is answered. */
+  private linksVersion = 0;
+  private linksSent = 0;
 
   constructor(private readonly options: DeviceOptions) {
     super();
@@ -149,12 +152,15 @@ class Device extends EventEmitter implements EmulatedDevice {
       lwm2mVersion: this.lwm2mVersion,
       objectVersions: objectVersionsFor(this.lwm2mVersion),
       onWritten: (p) => this.observers.changed(p),
+      // Like a real client, the device lets the server add and remove Server accounts.
+      creatableObjects: [ObjectId.Server],
+      onInstancesChanged: (p) => this.instancesChanged(p),
       ...(options.contentFormats === undefined ? {} : { contentFormats: options.contentFormats }),
       ...(options.bareRootLink === undefined ? {} : { bareRootLink: options.bareRootLink }),
     });
     this.observers = new Observers({
       send: (peer, token, res, con) => (this.coap ? this.coap.notify(peer, token, res, { confirmable: con }) : Promise.reject(new Error('radio down'))),
-      render: (p, f) => this.render(p, f),
+      render: (p, f, paths) => (paths === undefined ? this.render(p, f) : this.tree.compositeRead(paths, f)),
       attributes: (p) => {
         const a = this.tree.attributesFor(p);
         return { ...a, pmin: a.pmin ?? this.defaultPmin, pmax: a.pmax ?? this.defaultPmax };
@@ -297,6 +303,16 @@ class Device extends EventEmitter implements EmulatedDevice {
     ];
   }
 
+  /**
+   * An instance came or went: tell the observers, and the server with a registration Update
+   * carrying the new links (TS Core §6.2.2: Objects and Object Instances changed).
+   */
+  private instancesChanged(path: LwM2mPath): void {
+    this.observers.changed(path);
+    this.linksVersion++;
+    this.soon(() => void this.sendUpdate([]));
+  }
+
   private soon(fn: () => void): void {
     setTimeout(fn, 10).unref?.();
   }
@@ -334,7 +350,23 @@ class Device extends EventEmitter implements EmulatedDevice {
         return this.tree.write(path, req);
       case 'POST':
         if (path.level === 'resource') return this.tree.execute(path, req.payload);
+        if (path.level === 'object') return this.tree.create(path, req);
         return this.tree.write(path, req);
+      case 'DELETE':
+        return this.tree.delete(path);
+      case 'FETCH': {
+        // Read-Composite, and Observe-Composite with Observe 0 / 1 (TS Core 1.1 §6.3.8, §6.4.3).
+        if (path.level !== 'root') return { code: '4.05' };
+        if (req.observe === 1) this.observers.remove(req.peer, req.token);
+        const { response, paths, format } = this.tree.readCompositeRequest(req);
+        if (req.observe === 0 && response.code === '2.05' && paths !== undefined && format !== undefined) {
+          this.observers.add(req.peer, req.token, path, format, response.payload ?? Buffer.alloc(0), paths);
+          return { ...response, observe: this.observers.nextSequence() };
+        }
+        return response;
+      }
+      case 'iPATCH':
+        return path.level === 'root' ? this.tree.writeComposite(req) : { code: '4.05' };
       default:
         return { code: '4.05' };
     }
@@ -479,6 +511,7 @@ class Device extends EventEmitter implements EmulatedDevice {
       const coap = this.coap;
       if (!coap || !this.serverPeer) return false;
       if (this.radio && this.radio.mode === 'asleep') this.wake();
+      const links = this.linksVersion;
       try {
         const inflight = coap.request(this.serverPeer, {
           method: 'POST',
@@ -499,6 +532,7 @@ class Device extends EventEmitter implements EmulatedDevice {
         if (res.code === '2.01' && res.locationPath.length > 0) {
           const location = [...res.locationPath];
           this.registration = { id: location[location.length - 1]!, location };
+          this.linksSent = links;
           this.report('registered', {
             registrationId: this.registration.id,
             location: '/' + location.join('/'),
@@ -553,10 +587,18 @@ class Device extends EventEmitter implements EmulatedDevice {
     const gen = this.generation;
     this.updating = true;
     if (this.queueMode) this.wake();
+    const links = this.linksVersion;
+    const withLinks =
+      links === this.linksSent
+        ? {}
+        : { payload: Buffer.from(formatLinkFormat(this.tree.registrationLinks()), 'utf8'), contentFormat: ContentFormat.LinkFormat };
     try {
-      const res = await coap.request(this.serverPeer, { method: 'POST', path: reg.location, query });
+      const res = await coap.request(this.serverPeer, { method: 'POST', path: reg.location, query, ...withLinks });
       if (gen !== this.generation || this.stopped) return;
       if (res.code === '2.04') {
+        this.linksSent = links;
+        // Instances changed while this Update was on its way: send the newer links too.
+        if (this.linksVersion !== links) this.soon(() => void this.sendUpdate([]));
         this.report('registrationUpdated', { registrationId: reg.id });
         this.afterContact();
         this.observers.flush();
