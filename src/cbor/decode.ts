@@ -63,6 +63,16 @@ export function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length - b.length;
 }
 
+/** compareBytes over two ranges of one buffer, without making views of them. */
+function compareRanges(b: Uint8Array, a0: number, a1: number, b0: number, b1: number): number {
+  const n = Math.min(a1 - a0, b1 - b0);
+  for (let i = 0; i < n; i++) {
+    const d = b[a0 + i]! - b[b0 + i]!;
+    if (d !== 0) return d;
+  }
+  return a1 - a0 - (b1 - b0);
+}
+
 /** The value of an IEEE 754 half-precision number (RFC 8949 Appendix D). */
 export function halfToNumber(h: number): number {
   const sign = h & 0x8000 ? -1 : 1;
@@ -278,7 +288,7 @@ class Reader<T> {
       if (this.strict) {
         const keyEnd = this.pos;
         if (prevStart >= 0) {
-          const c = compareBytes(this.buf.subarray(prevStart, prevEnd), this.buf.subarray(keyStart, keyEnd));
+          const c = compareRanges(this.buf, prevStart, prevEnd, keyStart, keyEnd);
           if (c === 0) throw this.fail('duplicate map key', keyStart);
           if (c > 0) throw this.fail('map keys not in canonical order (RFC 8949 §4.2.1)', keyStart);
         }

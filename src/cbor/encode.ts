@@ -42,6 +42,12 @@ export class CborWriter {
     this.buf = new Uint8Array(initialSize);
   }
 
+  /** Forgets what was written (the memory stays, for the next item). */
+  reset(): this {
+    this.len = 0;
+    return this;
+  }
+
   /** Bytes written so far. */
   get length(): number {
     return this.len;

@@ -135,38 +135,74 @@ function write(w: CborWriter, v: CborValue): void {
   else throw new TypeError('CBOR encoder: unsupported value');
 }
 
+/**
+ * The bytewise order of two integer keys' shortest encodings (RFC 8949 §4.2.1): every
+ * unsigned before every negative, each by magnitude (a longer head has a larger first byte).
+ */
+function compareIntKeys(a: number, b: number): number {
+  if (a >= 0 !== b >= 0) return a >= 0 ? -1 : 1;
+  return a >= 0 ? a - b : b - a;
+}
+
 /** Canonical order: entries sorted by their encoded key bytes (RFC 8949 §4.2.1). */
 function writeMap(w: CborWriter, m: CborMap): void {
-  const n = m.entries.length;
+  const entries = m.entries;
+  const n = entries.length;
   w.mapHeader(n);
   if (n === 0) return;
-  // All keys into one scratch writer, then views of it: one allocation per map, not per key.
+  // SUIT maps are keyed by small integers: sort those by rank, with no key encoded twice.
+  let ints = true;
+  for (const [k] of entries) {
+    if (typeof k !== 'number' || !Number.isSafeInteger(k)) {
+      ints = false;
+      break;
+    }
+  }
+  if (ints) {
+    let ordered = entries;
+    for (let i = 1; i < n; i++) {
+      if (compareIntKeys(entries[i - 1]![0] as number, entries[i]![0] as number) >= 0) {
+        ordered = [...entries].sort((a, b) => compareIntKeys(a[0] as number, b[0] as number));
+        break;
+      }
+    }
+    for (let i = 0; i < n; i++) {
+      const [k, v] = ordered[i]!;
+      if (i > 0 && k === ordered[i - 1]![0]) throw new TypeError('CBOR encoder: duplicate map key');
+      w.int(k as number);
+      write(w, v);
+    }
+    return;
+  }
+  // Any other keys: all into one scratch writer, then views of it, sorted bytewise.
   const kw = new CborWriter(16 * n);
   const ends: number[] = [];
-  for (const [k] of m.entries) {
+  for (const [k] of entries) {
     write(kw, k);
     ends.push(kw.length);
   }
   const all = kw.toBytes();
   const keys = ends.map((end, i) => all.subarray(i === 0 ? 0 : ends[i - 1]!, end));
-  const order = keys.map((_, i) => i);
-  let sorted = true;
-  for (let i = 1; i < n && sorted; i++) sorted = compareBytes(keys[i - 1]!, keys[i]!) < 0;
-  if (!sorted) order.sort((a, b) => compareBytes(keys[a]!, keys[b]!));
+  const order = keys.map((_, i) => i).sort((a, b) => compareBytes(keys[a]!, keys[b]!));
   for (let i = 1; i < n; i++) {
     if (compareBytes(keys[order[i - 1]!]!, keys[order[i]!]!) === 0) throw new TypeError('CBOR encoder: duplicate map key');
   }
   for (const i of order) {
     w.raw(keys[i]!);
-    write(w, m.entries[i]![1]);
+    write(w, entries[i]![1]);
   }
 }
 
+/**
+ * One writer for every top-level encode: `write` calls nothing outside this module, so an
+ * encode never starts while another is under way, and the memory is reused.
+ */
+const shared = new CborWriter(1024);
+
 /** Encodes a value in deterministic CBOR (RFC 8949 §4.2.1): shortest heads, sorted map keys. */
 export function encodeCbor(v: CborValue): Uint8Array {
-  const w = new CborWriter();
-  write(w, v);
-  return w.toBytes();
+  write(shared.reset(), v);
+  return shared.toBytes();
 }
 
 /** The encoded head of a byte string of `length` bytes (used to digest bstr-wrapped items). */
