@@ -1,7 +1,7 @@
 /**
  * REST routes of firmware updates:
  *
- *   POST   /api/devices/:ep/update   {firmware, method?, payloadOnly?} → 201 the new job
+ *   POST   /api/devices/:ep/update   {firmware, method?, payloadOnly?, confirm?, contactTimeout?} → 201 the new job
  *   GET    /api/devices/:ep/update   the active job, else the last one (with its history);
  *                                    `?all=1` adds `jobs`: the device's earlier jobs
  *   DELETE /api/devices/:ep/update   cancel the active job → the job (cancelling/cancelled)
@@ -13,6 +13,7 @@
  */
 import { isLwm2mFotaError, Lwm2mFotaError } from '../errors';
 import type { Job } from '../fota/update/machine';
+import { isConfirmBy } from '../fota/update/confirm-by';
 import type { UpdateService } from '../fota/update/service';
 import { jobView, type UpdateJobView } from '../fota/update/view';
 import { badRequest, HttpError, readJsonBody, type Router } from './http';
@@ -39,11 +40,19 @@ export function registerUpdateRoutes(router: Router, updates: UpdateService): vo
     if (method !== undefined && method !== null && method !== 'pull' && method !== 'push') throw badRequest('"method" must be "pull" or "push"');
     const payloadOnly = b['payloadOnly'];
     if (payloadOnly !== undefined && typeof payloadOnly !== 'boolean') throw badRequest('"payloadOnly" must be true or false');
+    const confirm = b['confirm'];
+    if (confirm !== undefined && !isConfirmBy(confirm)) throw badRequest('"confirm" must be "firmwareVersion", "pkgVersion" or "result"');
+    const contactTimeout = b['contactTimeout'];
+    if (contactTimeout !== undefined && !(typeof contactTimeout === 'number' && Number.isSafeInteger(contactTimeout) && contactTimeout >= 0)) {
+      throw badRequest('"contactTimeout" must be a whole number of milliseconds (0 = wait for ever)');
+    }
     try {
       const job = await updates.start(params.endpoint!, {
         firmwareId: firmware.toLowerCase(),
         ...(method === 'pull' || method === 'push' ? { method } : {}),
         ...(payloadOnly === true ? { payloadOnly: true } : {}),
+        ...(confirm === undefined ? {} : { confirm }),
+        ...(typeof contactTimeout === 'number' ? { contactTimeout } : {}),
       });
       return { status: 201, body: await view(job) };
     } catch (err) {

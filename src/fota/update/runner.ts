@@ -29,6 +29,7 @@ export type RequestEffect = Extract<
       | 'readState'
       | 'readResult'
       | 'readFirmwareVersion'
+      | 'readPkgVersion'
       | 'readCapabilities'
       | 'writePackageUri'
       | 'writeEmptyUri'
@@ -72,6 +73,7 @@ const REQUESTS = new Set<Effect['type']>([
   'readState',
   'readResult',
   'readFirmwareVersion',
+  'readPkgVersion',
   'readCapabilities',
   'writePackageUri',
   'writeEmptyUri',

@@ -40,7 +40,9 @@ import {
   type JobStep,
   type UpdateConfig,
   type UpdateTimeouts,
+  type ConfirmBy,
 } from './machine';
+import { confirmForClass, type ConfirmByClass } from './confirm-by';
 import { firmwareFileUri, packageHostFor } from './package-uri';
 import { JobRunner, type JobRunnerPort, type RequestEffect } from './runner';
 
@@ -71,6 +73,8 @@ export interface UpdateServiceOptions {
   readonly pushBlockSize?: number;
   /** At most one `updateProgressed` event per job per this many ms (default 1000). */
   readonly progressIntervalMs?: number;
+  /** What confirms success per device class (class ID or name), for jobs that do not say. */
+  readonly confirmByClass?: ConfirmByClass;
   readonly now?: () => number;
   readonly log?: (line: string) => void;
 }
@@ -82,6 +86,10 @@ export interface StartUpdateOptions {
   readonly method?: 'pull' | 'push';
   /** Deliver the manifest's payload alone (devices that take raw images). */
   readonly payloadOnly?: boolean;
+  /** What confirms success (default: the device class's choice, else 'firmwareVersion'). */
+  readonly confirm?: ConfirmBy;
+  /** This job's contact timeout in ms (0 = wait for ever; default: the configuration's). */
+  readonly contactTimeout?: number;
 }
 
 /** What a device answered, reduced to what the machine reads. */
@@ -252,6 +260,7 @@ export class UpdateService {
         context: { endpoint },
       });
     }
+    const confirm = options.confirm ?? confirmForClass(this.#o.confirmByClass, fw);
     const digest = payloadOnly ? (fw.payload as { digest: string }).digest : fw.id;
     const host = this.#o.packageHost ?? packageHostFor(registration.address, this.#o.coap.address().address);
     const port = this.#o.packagePort ?? this.#o.coap.address().port;
@@ -263,6 +272,8 @@ export class UpdateService {
       ...(options.method === undefined ? {} : { method: options.method }),
       payloadOnly,
       packageUris: { coap: firmwareFileUri(host, port, digest) },
+      ...(confirm === undefined ? {} : { confirm }),
+      ...(options.contactTimeout === undefined ? {} : { contactTimeout: options.contactTimeout }),
       now: this.#now(),
       config: this.config,
     });
@@ -449,7 +460,8 @@ export class UpdateService {
     }
     if (isTerminal(s)) {
       if (this.#runners.get(job.endpoint) === runner) this.#runners.delete(job.endpoint);
-      if (s.value === 'succeeded') this.#versions.set(job.endpoint, s.version.trim());
+      // Confirmed by /3/0/3, the version is known; confirmed by another check it is not: read it.
+      if (s.value === 'succeeded' && (s.confirmedBy ?? 'firmwareVersion') === 'firmwareVersion') this.#versions.set(job.endpoint, s.version.trim());
       else if (s.value === 'failed' && s.version !== undefined) this.#versions.set(job.endpoint, s.version.trim());
       else {
         // What runs now: the old firmware, normally. Read it again once the runner is done.
@@ -516,7 +528,8 @@ export class UpdateService {
           return;
         case 'readState':
         case 'readResult':
-        case 'readFirmwareVersion': {
+        case 'readFirmwareVersion':
+        case 'readPkgVersion': {
           const input = inputFor(effect.path, await this.#ask(ep, { operation: 'read', path: effect.path }, signal));
           if (input !== undefined) feed(input);
           return;
@@ -737,6 +750,7 @@ function inputFor(path: LwM2mPath, a: Answer): JobInput | undefined {
     return v === undefined ? undefined : { type: 'resultObserved', result: v };
   }
   if (pathsEqual(path, PATHS.firmwareVersion)) return typeof a.value === 'string' ? { type: 'versionRead', version: a.value } : undefined;
+  if (pathsEqual(path, PATHS.pkgVersion)) return typeof a.value === 'string' ? { type: 'pkgVersionRead', version: a.value } : undefined;
   return undefined;
 }
 

@@ -290,8 +290,9 @@ describe('timeouts in every waiting state', () => {
       actions: ['clearTimer update', 'scheduleRetry'],
     },
     {
+      // Not last seen in Updating (a device still in State 3 is asked first: machine-semantics.test.ts).
       name: 'rebooting → retry',
-      start: rebooting(),
+      start: rebooting({ device: {} }),
       input: { type: 'timedOut', timer: 'reboot' },
       now: T0 + 30_000,
       target: { value: 'queued', attempt: 2 },

@@ -89,7 +89,12 @@ export type UpdatingState = {
 };
 
 /** The device accepted Update; waiting for it to install, reboot and register again. */
-export type RebootingState = Omit<UpdatingState, 'value'> & { readonly value: 'rebooting'; readonly acceptedAt: number };
+export type RebootingState = Omit<UpdatingState, 'value'> & {
+  readonly value: 'rebooting';
+  readonly acceptedAt: number;
+  /** The reboot timeout passed with the device last seen in Updating: its State is being read (State 3 → 'notRebooted'). */
+  readonly checking?: true;
+};
 
 /** The device is back; waiting for Update Result 1 and /3/0/3. */
 export type VerifyingState = Omit<UpdatingState, 'value'> & {
