@@ -54,6 +54,8 @@ export interface ServerOptions {
     readonly packageHost?: string;
     /** At most one `updateProgressed` event per job per this many ms (default 1000). */
     readonly progressIntervalMs?: number;
+    /** What confirms success per device class (SUIT class ID or class name), for jobs that do not say. */
+    readonly confirmByClass?: Readonly<Record<string, 'firmwareVersion' | 'pkgVersion' | 'result'>>;
   };
   /** One line per notable thing (registrations, errors). */
   readonly log?: (line: string) => void;
@@ -178,6 +180,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Lwm2mFo
       ...(options.update?.config === undefined ? {} : { config: options.update.config }),
       ...(options.update?.packageHost === undefined ? {} : { packageHost: options.update.packageHost }),
       ...(options.update?.progressIntervalMs === undefined ? {} : { progressIntervalMs: options.update.progressIntervalMs }),
+      ...(options.update?.confirmByClass === undefined ? {} : { confirmByClass: options.update.confirmByClass }),
       log,
     });
     const updateService = updates;

@@ -1,7 +1,7 @@
 /**
  * REST routes of firmware updates:
  *
- *   POST   /api/devices/:ep/update   {firmware, method?, payloadOnly?} → 201 the new job;
+ *   POST   /api/devices/:ep/update   {firmware, method?, payloadOnly?, confirm?, contactTimeout?} → 201 the new job;
  *                                    `firmware` is an id or a unique prefix of one
  *   GET    /api/devices/:ep/update   the active job, else the last one (with its history);
  *                                    `?all=1` adds `jobs`: the device's earlier jobs
@@ -16,6 +16,7 @@
 import { Lwm2mFotaError } from '../errors';
 import type { FirmwareRepository } from '../fota/firmware';
 import type { Job, UpdateService } from '../fota/update';
+import { isConfirmBy } from '../fota/update/confirm-by';
 import { firmwareIdParam } from './firmware-routes';
 import { badRequest, readJsonBody, type Router } from './http';
 import { jobView, type UpdateJobView } from './views';
@@ -39,10 +40,18 @@ export function registerUpdateRoutes(router: Router, updates: UpdateService, fir
     if (method !== undefined && method !== null && method !== 'pull' && method !== 'push') throw badRequest('"method" must be "pull" or "push"');
     const payloadOnly = b['payloadOnly'];
     if (payloadOnly !== undefined && typeof payloadOnly !== 'boolean') throw badRequest('"payloadOnly" must be true or false');
+    const confirm = b['confirm'];
+    if (confirm !== undefined && !isConfirmBy(confirm)) throw badRequest('"confirm" must be "firmwareVersion", "pkgVersion" or "result"');
+    const contactTimeout = b['contactTimeout'];
+    if (contactTimeout !== undefined && !(typeof contactTimeout === 'number' && Number.isSafeInteger(contactTimeout) && contactTimeout >= 0)) {
+      throw badRequest('"contactTimeout" must be a whole number of milliseconds (0 = wait for ever)');
+    }
     const job = await updates.start(params.endpoint!, {
       firmwareId,
       ...(method === 'pull' || method === 'push' ? { method } : {}),
       ...(payloadOnly === true ? { payloadOnly: true } : {}),
+      ...(confirm === undefined ? {} : { confirm }),
+      ...(typeof contactTimeout === 'number' ? { contactTimeout } : {}),
     });
     return { status: 201, body: await view(job) };
   });

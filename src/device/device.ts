@@ -90,6 +90,8 @@ class Device extends EventEmitter implements EmulatedDevice {
   private readonly queueMode: boolean;
   private readonly blockSize: number;
   private readonly faults: FaultState;
+  /** The version the device was built with (what a fixed-version /3/0/3 reports). */
+  private readonly factoryVersion: string;
   private readonly random: () => number;
   private readonly basePolicy: SuitPolicy | undefined;
   private readonly tree: ObjectTree;
@@ -139,6 +141,7 @@ class Device extends EventEmitter implements EmulatedDevice {
     if (!server || server.scheme !== 'coap') throw new Lwm2mFotaError('ERR_CLI_USAGE', `server must be a coap:// URI, got "${options.server}"`);
     this.serverUri = `coap://${server.host.includes(':') ? `[${server.host}]` : server.host}:${server.port}`;
     this.faults = new FaultState(options.faults);
+    this.factoryVersion = options.firmwareVersion ?? '1.0.0';
     this.random = seededRandom(deviceSeed(options.seed ?? seedOf(options.endpoint), 0));
     const format = options.packageFormat ?? 'suit';
     this.basePolicy = format === 'suit' ? devicePolicy(options) : undefined;
@@ -281,7 +284,8 @@ class Device extends EventEmitter implements EmulatedDevice {
       { id: 0, read: () => o.manufacturer ?? 'lwm2m-fota' },
       { id: 1, read: () => o.modelNumber ?? o.className ?? 'emulator' },
       { id: 2, read: () => o.serialNumber ?? this.endpoint },
-      { id: 3, read: () => this.firmware.running.version },
+      // fixed-version: /3/0/3 names the factory firmware whatever runs (Anjay's demo reports its library version).
+      { id: 3, read: () => (this.faults.armed('fixedVersion') ? this.factoryVersion : this.firmware.running.version) },
       {
         id: 4,
         execute: () => {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { createServer } from '../../index';
-import { action, parseIntOption } from '../run';
+import { action, parseIntOption, usageError } from '../run';
 
 interface ServeOptions {
   coapPort: string;
@@ -16,6 +16,24 @@ interface ServeOptions {
   packageHost?: string;
   updateAttempts: string;
   updateBackoff: string;
+  contactTimeout: string;
+  confirmBy?: string[];
+}
+
+const CHECKS = ['firmwareVersion', 'pkgVersion', 'result'] as const;
+type Check = (typeof CHECKS)[number];
+
+/** `--confirm-by <class>=<check>`: class ID (UUID) or class name → check. */
+function parseConfirmBy(items: readonly string[]): Record<string, Check> {
+  const out: Record<string, Check> = {};
+  for (const item of items) {
+    const eq = item.lastIndexOf('=');
+    const key = eq > 0 ? item.slice(0, eq).trim() : '';
+    const check = item.slice(eq + 1).trim() as Check;
+    if (key === '' || !CHECKS.includes(check)) throw usageError(`--confirm-by takes <class id or name>=<firmwareVersion|pkgVersion|result>, got "${item}"`);
+    out[key] = check;
+  }
+  return out;
 }
 
 export function register(program: Command): void {
@@ -35,6 +53,8 @@ export function register(program: Command): void {
     .option('--package-host <host>', 'host name or address devices fetch firmware from (default: inferred from the address each device reaches)')
     .option('--update-attempts <n>', 'attempts per update job before a transient failure (Update Result 4, timeout, lost contact) fails it', '3')
     .option('--update-backoff <seconds>', 'wait before the first retry of an update; doubles per attempt (at most 1 h)', '30')
+    .option('--contact-timeout <seconds>', 'how long an update waits for a device whose registration lapsed before failing deviceUnreachable (0 = for ever)', '86400')
+    .option('--confirm-by <class=check...>', 'what confirms updates of a device class (SUIT class ID or class name): firmwareVersion (/3/0/3, default), pkgVersion (/5/0/7) or result')
     .action(
       action(async (opts: ServeOptions) => {
         const coapPort = parseIntOption('--coap-port', opts.coapPort, 0, 65535);
@@ -42,6 +62,8 @@ export function register(program: Command): void {
         const grace = parseIntOption('--lifetime-grace', opts.lifetimeGrace, 0, 86400);
         const attempts = parseIntOption('--update-attempts', opts.updateAttempts, 1, 100);
         const backoff = parseIntOption('--update-backoff', opts.updateBackoff, 0, 86400);
+        const contact = parseIntOption('--contact-timeout', opts.contactTimeout, 0, 365 * 24 * 3600);
+        const confirmByClass = opts.confirmBy === undefined ? undefined : parseConfirmBy(opts.confirmBy);
         const log = (line: string): void => {
           process.stdout.write(`${new Date().toISOString()} ${line}\n`);
         };
@@ -56,7 +78,8 @@ export function register(program: Command): void {
           ...(opts.trust ? { trust: opts.trust } : {}),
           ...(opts.policy !== undefined ? { policy: opts.policy } : {}),
           update: {
-            config: { maxAttempts: attempts, backoffBaseMs: backoff * 1000 },
+            config: { maxAttempts: attempts, backoffBaseMs: backoff * 1000, timeouts: { contact: contact * 1000 } },
+            ...(confirmByClass === undefined ? {} : { confirmByClass }),
             ...(opts.packageHost === undefined ? {} : { packageHost: opts.packageHost }),
           },
           log,

@@ -30,6 +30,7 @@ export type RequestEffect = Extract<
       | 'readState'
       | 'readResult'
       | 'readFirmwareVersion'
+      | 'readPkgVersion'
       | 'readCapabilities'
       | 'writePackageUri'
       | 'writeEmptyUri'
@@ -73,6 +74,7 @@ const REQUESTS = new Set<Effect['type']>([
   'readState',
   'readResult',
   'readFirmwareVersion',
+  'readPkgVersion',
   'readCapabilities',
   'writePackageUri',
   'writeEmptyUri',

@@ -115,6 +115,8 @@ export const READ_STATE: Effect = { type: 'readState', path: PATHS.state };
 export const READ_RESULT: Effect = { type: 'readResult', path: PATHS.result };
 /** Read /3/0/3. */
 export const READ_VERSION: Effect = { type: 'readFirmwareVersion', path: PATHS.firmwareVersion };
+/** Read /5/0/7 (PkgVersion). */
+export const READ_PKG_VERSION: Effect = { type: 'readPkgVersion', path: PATHS.pkgVersion };
 /** An empty Package URI before a delivery: the device goes back to Idle, Result 0. */
 export const RESET: Effect = { type: 'writeEmptyUri', path: PATHS.packageUri, purpose: 'reset' };
 
