@@ -14,7 +14,7 @@
  *   `updateProgress`; push and pull feed every block to the runner as it comes.
  */
 import { isLwm2mFotaError } from '../../errors';
-import type { EventBus } from '../../events';
+import type { EventBus, EventInput, EventMap, UpdateEventName } from '../../events';
 import { resource } from '../../lwm2m/core/content-formats';
 import { formatPath, pathsEqual, type LwM2mPath } from '../../lwm2m/core/model';
 import type { DeviceInventory } from '../../lwm2m/server/inventory';
@@ -170,12 +170,14 @@ export class DevicePort {
     return {
       persist: (j) => this.#o.jobs.put(j),
       perform: (j, effect, feed, signal) => this.#perform(j, effect, feed, signal),
-      publish: (j, type, data) => {
+      publish: <K extends UpdateEventName>(j: Job, type: K, data: EventMap[K]) => {
         // Transitions carry the delivery method while there is one (the CLI shows it).
-        const m = (j.state as { method?: unknown }).method;
-        if (data['method'] === undefined && (m === 'pull' || m === 'push')) data = { ...data, method: m };
-        // typed once the machine's event effect uses EventMap
-        this.#o.events.publish({ type, endpoint: j.endpoint, data } as unknown as Parameters<EventBus['publish']>[0]).catch((err: unknown) => this.#o.log(`event ${type} not recorded: ${(err as Error).message}`));
+        const m = 'method' in j.state ? j.state.method : undefined;
+        const withMethod: EventMap[K] = data.method === undefined && m !== undefined ? { ...data, method: m } : data;
+        // EventInput<K> is a union over K that a generic K cannot be matched against; the
+        // signature above (name and data from the map) is what checks the publisher.
+        const event = { type, endpoint: j.endpoint, data: withMethod } as unknown as EventInput<K>;
+        this.#o.events.publish(event).catch((err: unknown) => this.#o.log(`event ${type} not recorded: ${(err as Error).message}`));
       },
       stepped: (j, _step, input) => {
         this.#stepped(runner(), j, input);

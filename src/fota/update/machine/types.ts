@@ -3,6 +3,7 @@
  * and the stored job. Types and constants only (plus two predicates on states); the
  * transitions are in the phase files, the overview and THE RUNNER CONTRACT in index.ts.
  */
+import type { EventMap, UpdateEventName } from '../../../events';
 import type { ResourcePath } from '../../../lwm2m/core/model';
 import type { UpdateJobRecord } from '../../../store/types';
 import type { DeliveryMethodName, PackageScheme } from '../delivery';
@@ -257,21 +258,17 @@ export const PATHS = {
   firmwareVersion: instanceZero(3, 3),
 } as const;
 
-/** The events the machine emits (past tense: what happened); the runner adds `updateProgressed`. */
-export type UpdateEventType =
-  | 'updateQueued'
-  | 'updateRetryScheduled'
-  | 'updateDeliveryStarted'
-  | 'updateDownloaded'
-  | 'updateExecuted'
-  | 'updateAccepted'
-  | 'updateVerificationStarted'
-  | 'updateCancelRequested'
-  | 'updateSucceeded'
-  | 'updateFailed'
-  | 'updateCancelled'
-  | 'updateResumed'
-  | 'updateAnomalyRecorded';
+/**
+ * The events the machine emits: every update event of src/events.ts's EventMap but
+ * `updateProgressed`, which the runner publishes from the job's state.
+ */
+export type UpdateEventType = Exclude<UpdateEventName, 'updateProgressed'>;
+
+/** What the machine says of event `K`: the map's data but what comes from the job (ids) and the port (method). */
+export type MachineEventData<K extends UpdateEventName> = Omit<EventMap[K], 'jobId' | 'firmwareId' | 'method'>;
+
+/** The effect that publishes one event, its data exactly as the map types it. */
+export type EmitEventEffect = { [K in UpdateEventType]: { readonly type: 'emitEvent'; readonly event: K; readonly data: EventMap[K] } }[UpdateEventType];
 
 export type Effect =
   /** Observe; the first answer is a read and comes back like a notification. Idempotent per path. */
@@ -297,7 +294,7 @@ export type Effect =
   | { readonly type: 'clearTimer'; readonly timer: TimerName }
   /** Arm the 'retry' timer for `attempt`; fires as timedOut('retry'). */
   | { readonly type: 'scheduleRetry'; readonly at: number; readonly attempt: number }
-  | { readonly type: 'emitEvent'; readonly event: UpdateEventType; readonly data: Readonly<Record<string, unknown>> };
+  | EmitEventEffect;
 
 // ---------------------------------------------------------------------------------------
 // Steps and history
