@@ -16,6 +16,7 @@ interface ServeOptions {
   packageHost?: string;
   updateAttempts: string;
   updateBackoff: string;
+  awakeWindow: string;
 }
 
 export function register(program: Command): void {
@@ -29,12 +30,13 @@ export function register(program: Command): void {
     .option('--data-dir <dir>', 'data directory (SQLite database, API token, firmware)', './data')
     .option('--objects <dir...>', 'extra folders of OMA DDF XML object definitions')
     .option('--lifetime-grace <seconds>', 'extra seconds after a lifetime before a silent device is dropped', '0')
-    .option('--quiet', 'do not log every registration (errors and start-up lines only)')
+    .option('--quiet', 'do not log every registration and update job transition (errors and start-up lines only)')
     .option('--trust <pub.pem...>', 'trusted public key(s) firmware must be signed with (PEM)')
     .option('--policy <file>', 'trust policy JSON (keys with roles, signer requirements, vendor/class IDs, minimum sequence number)')
     .option('--package-host <host>', 'host name or address devices fetch firmware from (default: inferred from the address each device reaches)')
     .option('--update-attempts <n>', 'attempts per update job before a transient failure (Update Result 4, timeout, lost contact) fails it', '3')
     .option('--update-backoff <seconds>', 'wait before the first retry of an update; doubles per attempt (at most 1 h)', '30')
+    .option('--awake-window <seconds>', 'queue mode: how long a device listens after it last contacted the server', '20')
     .action(
       action(async (opts: ServeOptions) => {
         const coapPort = parseIntOption('--coap-port', opts.coapPort, 0, 65535);
@@ -42,6 +44,7 @@ export function register(program: Command): void {
         const grace = parseIntOption('--lifetime-grace', opts.lifetimeGrace, 0, 86400);
         const attempts = parseIntOption('--update-attempts', opts.updateAttempts, 1, 100);
         const backoff = parseIntOption('--update-backoff', opts.updateBackoff, 0, 86400);
+        const awakeWindow = parseIntOption('--awake-window', opts.awakeWindow, 1, 86400);
         const log = (line: string): void => {
           process.stdout.write(`${new Date().toISOString()} ${line}\n`);
         };
@@ -52,6 +55,7 @@ export function register(program: Command): void {
           httpPort,
           httpHost: opts.httpHost,
           lifetimeGraceMs: grace * 1000,
+          awakeWindowMs: awakeWindow * 1000,
           ...(opts.objects ? { objectDirs: opts.objects } : {}),
           ...(opts.trust ? { trust: opts.trust } : {}),
           ...(opts.policy !== undefined ? { policy: opts.policy } : {}),
@@ -61,6 +65,7 @@ export function register(program: Command): void {
           },
           log,
           logRegistrations: !opts.quiet,
+          logUpdates: !opts.quiet,
         });
         const c = server.coap.address();
         const h = server.api?.address();
