@@ -13,7 +13,7 @@ export function register(program: Command): void {
     program
       .command('observe')
       .description('observe a path and print notifications until Ctrl-C')
-      .argument('<endpoint>')
+      .argument('<endpoint>', 'the device (its LwM2M endpoint name)')
       .argument('<path>', 'e.g. /3/0/9')
       .option('--keep', 'leave the observation running on exit'),
     true,
