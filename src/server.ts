@@ -221,7 +221,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Lwm2mFo
         describeDevice: async (endpoint, detail) => ({ firmwareVersion: (await inventory.firmwareVersion(endpoint, { read: detail })) ?? null }),
         extraRoutes: (router: Router) => {
           // Before the device routes' /api/devices/:endpoint/*rest catch-all.
-          registerUpdateRoutes(router, updateService, firmware);
+          registerUpdateRoutes(router, updateService, firmware, (ep) => registrations.get(ep) !== undefined);
           registerDeviceRoutes(router, devices);
           addFirmwareRoutes(router, firmware);
         },

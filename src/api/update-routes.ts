@@ -13,7 +13,7 @@
  * ERR_FOTA_FIRMWARE_NOT_FOUND / ERR_FOTA_JOB_NOT_FOUND, 409 ERR_FOTA_JOB_CONFLICT /
  * ERR_FOTA_CANCEL_TOO_LATE, 422 ERR_FOTA_IMAGE_MISSING.
  */
-import { Lwm2mFotaError } from '../errors';
+import { Lwm2mFotaError, isLwm2mFotaError } from '../errors';
 import type { FirmwareRepository } from '../fota/firmware';
 import type { Job, UpdateService } from '../fota/update';
 import { isConfirmBy } from '../fota/update/confirm-by';
@@ -27,9 +27,22 @@ function parseLimit(raw: string | null, fallback: number): number {
   return Number(raw);
 }
 
-/** Adds the update routes; register them before any `/api/devices/:endpoint/*rest` catch-all. */
-export function registerUpdateRoutes(router: Router, updates: UpdateService, firmware: Pick<FirmwareRepository, 'list'>): void {
+/**
+ * Adds the update routes; register them before any `/api/devices/:endpoint/*rest` catch-all.
+ * `isRegistered` lets an endpoint the server does not know at all answer
+ * ERR_LWM2M_NOT_REGISTERED, as every other device route does, rather than "no job".
+ */
+export function registerUpdateRoutes(
+  router: Router,
+  updates: UpdateService,
+  firmware: Pick<FirmwareRepository, 'list'>,
+  isRegistered: (endpoint: string) => boolean = () => true,
+): void {
   const view = async (job: Job): Promise<UpdateJobView> => jobView(job, await updates.firmwareVersion(job.endpoint));
+  const noJob = (endpoint: string): Lwm2mFotaError =>
+    isRegistered(endpoint)
+      ? new Lwm2mFotaError('ERR_FOTA_JOB_NOT_FOUND', `no update job for ${endpoint}`, { context: { endpoint } })
+      : new Lwm2mFotaError('ERR_LWM2M_NOT_REGISTERED', `device ${endpoint} is not registered`, { context: { endpoint } });
 
   router.add('POST', '/api/devices/:endpoint/update', async ({ req, params }) => {
     const body = await readJsonBody(req, 64 * 1024);
@@ -59,14 +72,22 @@ export function registerUpdateRoutes(router: Router, updates: UpdateService, fir
   router.add('GET', '/api/devices/:endpoint/update', async ({ params, url }) => {
     const endpoint = params.endpoint!;
     const job = await updates.current(endpoint);
-    if (job === undefined) throw new Lwm2mFotaError('ERR_FOTA_JOB_NOT_FOUND', `no update job for ${endpoint}`, { context: { endpoint } });
+    // A device that expired keeps its jobs: only an endpoint without either is unknown.
+    if (job === undefined) throw noJob(endpoint);
     const v = await view(job);
     if (url.searchParams.get('all') !== '1') return v;
     const jobs = await updates.jobsOf(endpoint, parseLimit(url.searchParams.get('limit'), 20));
     return { ...v, jobs: await Promise.all(jobs.map(view)) };
   });
 
-  router.add('DELETE', '/api/devices/:endpoint/update', async ({ params }) => view(await updates.cancel(params.endpoint!)));
+  router.add('DELETE', '/api/devices/:endpoint/update', async ({ params }) => {
+    try {
+      return await view(await updates.cancel(params.endpoint!));
+    } catch (err) {
+      if (isLwm2mFotaError(err, 'ERR_FOTA_JOB_NOT_FOUND')) throw noJob(params.endpoint!);
+      throw err;
+    }
+  });
 
   router.add('GET', '/api/updates', async ({ url }) => {
     const limit = parseLimit(url.searchParams.get('limit'), 100);

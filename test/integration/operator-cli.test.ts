@@ -41,8 +41,8 @@ afterAll(async () => {
   tmp.remove();
 });
 
-test('an unknown device is ERR_LWM2M_NOT_REGISTERED for devices show, read, status and exec alike', async () => {
-  for (const args of [['devices', 'show', 'nosuch'], ['read', 'nosuch', '/3/0'], ['status', 'nosuch'], ['exec', 'nosuch', '/3/0/4']]) {
+test('an unknown device is ERR_LWM2M_NOT_REGISTERED for devices show, read, status, cancel and exec alike', async () => {
+  for (const args of [['devices', 'show', 'nosuch'], ['read', 'nosuch', '/3/0'], ['status', 'nosuch'], ['cancel', 'nosuch'], ['exec', 'nosuch', '/3/0/4']]) {
     const out = await cli(args);
     expect(out.code).toBe(1);
     expect(out.stderr.trim().split('\n')).toHaveLength(1);
