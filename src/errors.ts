@@ -39,7 +39,8 @@ export type Lwm2mErrorCode =
   | 'ERR_LWM2M_ERROR_RESPONSE' // the device answered with an error code (4.xx/5.xx); the CLI's exit status
   | 'ERR_LWM2M_REQUEST_NOT_FOUND' // a queued device request id that is not known
   | 'ERR_LWM2M_OBSERVATION_NOT_FOUND' // an observation id that is not known
-  | 'ERR_LWM2M_ABORTED'; // the caller aborted a request (its AbortSignal) before it ended
+  | 'ERR_LWM2M_ABORTED' // the caller aborted a request (its AbortSignal) before it ended
+  | 'ERR_LWM2M_NOT_EXECUTABLE'; // Execute on a resource the object model does not mark executable (checked before sending)
 
 export type SuitErrorCode =
   | 'ERR_SUIT_CBOR' // not well-formed CBOR, or trailing bytes

@@ -183,6 +183,9 @@ export type UpdateFailureReason =
   | 'unsupportedDelivery'
   | 'unknownResult'
   | 'retriesExhausted'
+  | 'deviceUnreachable'
+  | 'notRebooted'
+  | 'stubFirmwareObject'
   | 'cancelled';
 
 /** What every update event carries. */

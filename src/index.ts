@@ -43,7 +43,7 @@ export type { DeviceOptions, EmulatedDevice, Fleet, FleetOptions } from './devic
 // What the command line needs besides the SUIT library and the server itself, so that it
 // stays on this side of the public API: the JSON views of the REST API it reads, where the
 // server keeps its API token, how a firmware id is written, the notification attributes of
-// `attributes`, and the emulator's option grammar for `simulate`.
+// `attributes`, the content-format names of `--format`, and the emulator's option grammar for `simulate`.
 export type {
   DeviceView,
   DeviceRequestView,
@@ -61,5 +61,6 @@ export { TOKEN_ENV, TOKEN_FILE, readTokenFile } from './api/token';
 export { FIRMWARE_ID_MIN_PREFIX, isFirmwareId, isFirmwareIdOrPrefix } from './fota/firmware';
 export { parseAttributeAssignments } from './lwm2m/server/requests/attributes';
 export type { NotificationAttributes } from './lwm2m/server/requests/attributes';
+export { parseFormat } from './lwm2m/server/requests/formats';
 export { DEVICE_EVENT_NAMES, formatFaultSpec, parseDuration, parseFaultSpec, parseProbability } from './device';
 export type { DeviceEvent, DeviceEventName, DeviceFaults } from './device';

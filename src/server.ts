@@ -7,6 +7,7 @@ import type { CoapEndpoint, TransmissionParameters } from './coap/types';
 import { registerDeviceRoutes } from './api/device-routes';
 import { addFirmwareRoutes } from './api/firmware-routes';
 import { EventBus } from './events';
+import { updateLogLine } from './update-log';
 import { FIRMWARE_ROUTE, firmwareRequestHandler, loadTrustPolicy, openFirmwareRepository, type FirmwareRepository } from './fota/firmware';
 import { UpdateService, type UpdateConfigOverrides } from './fota/update/service';
 import { registerUpdateRoutes } from './api/update-routes';
@@ -15,6 +16,7 @@ import { DeviceInventory } from './lwm2m/server/inventory';
 import { DeviceManagement } from './lwm2m/server/requests/device-management';
 import { RegistrationService } from './lwm2m/server/registration/registration-service';
 import { lockDataDir, openSqliteStore } from './store';
+import { Lwm2mFotaError } from './errors';
 import type { Store } from './store/types';
 
 export interface ServerOptions {
@@ -54,11 +56,15 @@ export interface ServerOptions {
     readonly packageHost?: string;
     /** At most one `updateProgressed` event per job per this many ms (default 1000). */
     readonly progressIntervalMs?: number;
+    /** What confirms success per device class (SUIT class ID or class name), for jobs that do not say. */
+    readonly confirmByClass?: Readonly<Record<string, 'firmwareVersion' | 'pkgVersion' | 'result'>>;
   };
   /** One line per notable thing (registrations, errors). */
   readonly log?: (line: string) => void;
   /** Log every register / update / de-register / expiry through `log` (default true). */
   readonly logRegistrations?: boolean;
+  /** Log every update job transition (queued … succeeded / failed with its reason) through `log` (default true). */
+  readonly logUpdates?: boolean;
 }
 
 /** A running lwm2m-fota server. */
@@ -88,7 +94,8 @@ export interface Lwm2mFotaServer {
  * ran out while it was down), binds CoAP and the REST API.
  *
  * Throws ERR_STORE_LOCKED (another server holds the data directory), ERR_STORE_OPEN /
- * ERR_STORE_SCHEMA (data directory), ERR_COAP_BIND (UDP port),
+ * ERR_STORE_SCHEMA (data directory), ERR_LWM2M_MODEL (an `objectDirs` folder or definition
+ * that does not load), ERR_COAP_BIND (UDP port),
  * ERR_API_UNREACHABLE (HTTP port).
  */
 export async function createServer(options: ServerOptions = {}): Promise<Lwm2mFotaServer> {
@@ -105,6 +112,18 @@ export async function createServer(options: ServerOptions = {}): Promise<Lwm2mFo
   }
   const cleanup: Array<() => Promise<void> | void> = [() => store.close(), () => lock.release()];
   try {
+    // A folder that does not read or a definition that does not load is a configuration the
+    // operator must fix: refused before anything binds, not logged and carried past.
+    const { registry: models, problems } = loadObjectModels({ directories: options.objectDirs ?? [] });
+    const errors = problems.filter((p) => p.severity === 'error');
+    if (errors.length > 0) {
+      const first = errors[0]!;
+      throw new Lwm2mFotaError('ERR_LWM2M_MODEL', `--objects: ${first.path}: ${first.message}${errors.length > 1 ? ` (and ${errors.length - 1} more)` : ''}`, {
+        cause: first.cause,
+        context: { path: first.path },
+      });
+    }
+    for (const p of problems) log(`objects: ${p.severity}: ${p.path}: ${p.message}`);
     const events = new EventBus(store.events);
     const registrations = await RegistrationService.start({
       store: store.registrations,
@@ -113,6 +132,14 @@ export async function createServer(options: ServerOptions = {}): Promise<Lwm2mFo
       ...(options.expirySweepMs === undefined ? {} : { sweepIntervalMs: options.expirySweepMs }),
     });
     cleanup.unshift(() => registrations.close());
+    if (options.logUpdates !== false && options.log !== undefined) {
+      // From the bus, after each event is durable: the log never tells of a transition a crash takes back.
+      const unsubscribe = events.subscribe((e) => {
+        const line = updateLogLine(e);
+        if (line !== undefined) log(line);
+      });
+      cleanup.push(unsubscribe);
+    }
     if (options.logRegistrations !== false && options.log !== undefined) registrations.onChange((c) => {
       const r = c.registration;
       if (c.type === 'registered') log(`registered ${r.endpoint} (${r.registrationId}) from [${r.address}]:${r.port} lwm2m=${r.lwm2mVersion} lt=${r.lifetime} b=${r.binding}`);
@@ -129,8 +156,6 @@ export async function createServer(options: ServerOptions = {}): Promise<Lwm2mFo
     cleanup.unshift(() => coap.close());
     registrations.attach(coap);
 
-    const { registry: models, problems } = loadObjectModels({ directories: options.objectDirs ?? [] });
-    for (const p of problems) log(`objects: ${p.severity}: ${p.message}`);
     const devices = await DeviceManagement.start({
       coap,
       registrations,
@@ -178,6 +203,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Lwm2mFo
       ...(options.update?.config === undefined ? {} : { config: options.update.config }),
       ...(options.update?.packageHost === undefined ? {} : { packageHost: options.update.packageHost }),
       ...(options.update?.progressIntervalMs === undefined ? {} : { progressIntervalMs: options.update.progressIntervalMs }),
+      ...(options.update?.confirmByClass === undefined ? {} : { confirmByClass: options.update.confirmByClass }),
       log,
     });
     const updateService = updates;
@@ -195,7 +221,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Lwm2mFo
         describeDevice: async (endpoint, detail) => ({ firmwareVersion: (await inventory.firmwareVersion(endpoint, { read: detail })) ?? null }),
         extraRoutes: (router: Router) => {
           // Before the device routes' /api/devices/:endpoint/*rest catch-all.
-          registerUpdateRoutes(router, updateService, firmware);
+          registerUpdateRoutes(router, updateService, firmware, (ep) => registrations.get(ep) !== undefined);
           registerDeviceRoutes(router, devices);
           addFirmwareRoutes(router, firmware);
         },

@@ -112,8 +112,12 @@ describe('the layer rules of DESIGN.md hold in the imports of src/', () => {
     expect(offenders('api', nothingFrom('cli', 'device', 'index'))).toEqual([]);
   });
 
-  it('suit and store depend on nothing else in src/ but src/errors.ts', () => {
-    expect(offenders('suit', onlyFrom('suit', 'errors'))).toEqual([]);
+  it('the CBOR core (src/cbor) depends on nothing else in src/', () => {
+    expect(offenders('cbor', onlyFrom('cbor'))).toEqual([]);
+  });
+
+  it('suit and store depend on nothing else in src/ but src/errors.ts (suit also on the CBOR core)', () => {
+    expect(offenders('suit', onlyFrom('suit', 'errors', 'cbor'))).toEqual([]);
     expect(offenders('store', onlyFrom('store', 'errors'))).toEqual([]);
   });
 

@@ -11,6 +11,9 @@ import type { DeliveryMethodName, FailureReason, JobStateValue } from '../src/fo
 import type { EventJson } from '../src/index';
 import { openSqliteStore, type SqliteStore } from '../src/store';
 import type { RegistrationRecord } from '../src/store';
+import { event } from '../src/fota/update/machine/builder';
+import type { Job, MachineContext, UpdateEventType } from '../src/fota/update';
+import type { JobRunnerPort } from '../src/fota/update/runner';
 import { tempDir } from './helpers/tmp';
 
 /** True only when A and B are the same type. */
@@ -48,6 +51,25 @@ function never(bus: EventBus): void {
     }
   });
 }
+
+// Every event the machine emits is a name of the map.
+const machineNames: Equal<Extract<UpdateEventType, EventName>, UpdateEventType> = true;
+
+/** The update machine and the runner's port publish through the map too; never run. */
+function neverFromTheMachine(ctx: MachineContext, port: JobRunnerPort, job: Job): void {
+  // @ts-expect-error the machine emits only the map's names
+  event('updateDelivering', ctx, { from: 'queued', to: 'delivering', attempt: 1 });
+  // @ts-expect-error updateFailed needs its reason
+  event('updateFailed', ctx, { from: 'updating', to: 'failed', attempt: 1 });
+  // @ts-expect-error the data of another event (updateSucceeded carries the version, to: 'succeeded')
+  event('updateSucceeded', ctx, { from: 'verifying', to: 'failed', attempt: 1, version: '2.0.0' });
+  // @ts-expect-error the runner's port takes the map's data for the name
+  port.publish(job, 'updateProgressed', { jobId: 'j', firmwareId: 'f', state: 'delivering', method: 'push', attempt: 1, bytes: '1', elapsedMs: 1 });
+  // A correct one compiles.
+  event('updateSucceeded', ctx, { from: 'verifying', to: 'succeeded', attempt: 1, version: '2.0.0' });
+}
+void neverFromTheMachine;
+void machineNames;
 
 describe('the event map', () => {
   let tmp: ReturnType<typeof tempDir>;

@@ -52,7 +52,8 @@ export async function createApiServer(options: ApiServerOptions): Promise<ApiSer
   }));
   router.add('GET', '/api/devices/:endpoint', async ({ params }) => {
     const rec = registrations.get(params.endpoint!);
-    if (!rec) throw notFound(`device ${params.endpoint} is not registered`);
+    // The code every route answers for an unknown endpoint (device operations, updates): one code, not two.
+    if (!rec) throw new Lwm2mFotaError('ERR_LWM2M_NOT_REGISTERED', `device ${params.endpoint} is not registered`, { context: { endpoint: params.endpoint! } });
     return { ...deviceView(rec, registrations.expiresAt(rec)), ...(describe ? await describe(rec.endpoint, true) : {}) };
   });
   router.add('GET', '/api/events', (ctx) => streamEvents(ctx.req, ctx.res, ctx.url, events, streams, options.keepAliveMs ?? 15000));

@@ -188,14 +188,24 @@ async function route(dm: DeviceManagement, method: 'GET' | 'PUT' | 'POST' | 'DEL
         return submit(dm, endpoint, { operation: 'create', path, instance: instance as CreateRequest['instance'], ...fmt });
       }
       const m = path.level === 'resource' ? c.model.getResource(path.objectId, path.resourceId) : undefined;
+      const b = (await readJsonBody(ctx.req)) as { arguments?: unknown } | undefined;
       if (m?.operations === 'E') {
-        const b = (await readJsonBody(ctx.req)) as { arguments?: unknown } | undefined;
         if (b !== undefined && (b === null || typeof b !== 'object' || Array.isArray(b))) throw badRequest('Execute takes {"arguments": "…"} or no body');
         const args = b?.arguments;
         if (args !== undefined && typeof args !== 'string') throw badRequest('"arguments" must be a string, e.g. "0=\'v\',1"');
         return submit(dm, endpoint, { operation: 'execute', path, ...(args ? { arguments: args } : {}) });
       }
-      const node = nodeFromJson(await body(ctx, 'Write'), path, c.model);
+      // No body (or Execute's arguments) on a resource is an Execute: refused by the device's
+      // own object model before anything is sent, not read as a Write without a value.
+      if (m !== undefined && (b === undefined || (b !== null && typeof b === 'object' && !Array.isArray(b) && 'arguments' in b))) {
+        throw new Lwm2mFotaError(
+          'ERR_LWM2M_NOT_EXECUTABLE',
+          `${formatPath(path)} (${m.name}) is not executable: its operations are ${m.operations === '' ? 'none' : m.operations}; ${m.operations.includes('R') ? 'read it' : 'write it'} instead`,
+          { context: { endpoint, path: formatPath(path) } },
+        );
+      }
+      if (b === undefined) throw badRequest('Write needs a JSON body');
+      const node = nodeFromJson(b, path, c.model);
       return submit(dm, endpoint, { operation: 'write', mode: 'update', path, node, ...fmt });
     }
   }

@@ -1,7 +1,18 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { commands } from './commands';
 import { ExitCode } from './run';
+
+/** The package's version: package.json two levels up, from src/cli and from dist/cli alike. */
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(join(__dirname, '..', '..', 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
 
 /** Builds the `lwm2m-fota` program; exported for tests. */
 export function buildProgram(): Command {
@@ -9,6 +20,7 @@ export function buildProgram(): Command {
   program
     .name('lwm2m-fota')
     .description('LwM2M device-management server for signed (SUIT) firmware updates')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .showHelpAfterError(false)
     .configureOutput({
       // Commander's own usage errors become one line on stderr, like ours.

@@ -91,6 +91,8 @@ class Device extends EventEmitter implements EmulatedDevice {
   private readonly queueMode: boolean;
   private readonly blockSize: number;
   private readonly faults: FaultState;
+  /** The version the device was built with (what a fixed-version /3/0/3 reports). */
+  private readonly factoryVersion: string;
   private readonly random: () => number;
   private readonly basePolicy: SuitPolicy | undefined;
   private readonly tree: ObjectTree;
@@ -124,6 +126,9 @@ class Device extends EventEmitter implements EmulatedDevice {
   private readonly checked: boolean;
   /** A Register or an Update waits for its answer (see DeviceOptions.strictRegistration). */
   private registrationPending = false;
+  /** Bumped by Create and Delete: an Update carries the links until one with this value is answered. */
+  private linksVersion = 0;
+  private linksSent = 0;
 
   constructor(private readonly options: DeviceOptions) {
     super();
@@ -142,6 +147,7 @@ class Device extends EventEmitter implements EmulatedDevice {
     if (!server || server.scheme !== 'coap') throw new Lwm2mFotaError('ERR_CLI_USAGE', `server must be a coap:// URI, got "${options.server}"`);
     this.serverUri = `coap://${server.host.includes(':') ? `[${server.host}]` : server.host}:${server.port}`;
     this.faults = new FaultState(options.faults);
+    this.factoryVersion = options.firmwareVersion ?? '1.0.0';
     this.random = seededRandom(deviceSeed(options.seed ?? seedOf(options.endpoint), 0));
     const format = options.packageFormat ?? 'suit';
     this.basePolicy = format === 'suit' ? devicePolicy(options) : undefined;
@@ -155,12 +161,15 @@ class Device extends EventEmitter implements EmulatedDevice {
       lwm2mVersion: this.lwm2mVersion,
       objectVersions: objectVersionsFor(this.lwm2mVersion),
       onWritten: (p) => this.observers.changed(p),
+      // Like a real client, the device lets the server add and remove Server accounts.
+      creatableObjects: [ObjectId.Server],
+      onInstancesChanged: (p) => this.instancesChanged(p),
       ...(options.contentFormats === undefined ? {} : { contentFormats: options.contentFormats }),
       ...(options.bareRootLink === undefined ? {} : { bareRootLink: options.bareRootLink }),
     });
     this.observers = new Observers({
       send: (peer, token, res, con) => (this.coap ? this.coap.notify(peer, token, res, { confirmable: con }) : Promise.reject(new Error('radio down'))),
-      render: (p, f) => this.render(p, f),
+      render: (p, f, paths) => (paths === undefined ? this.render(p, f) : this.tree.compositeRead(paths, f)),
       attributes: (p) => {
         const a = this.tree.attributesFor(p);
         return { ...a, pmin: a.pmin ?? this.defaultPmin, pmax: a.pmax ?? this.defaultPmax };
@@ -281,7 +290,8 @@ class Device extends EventEmitter implements EmulatedDevice {
       { id: 0, read: () => o.manufacturer ?? 'lwm2m-fota' },
       { id: 1, read: () => o.modelNumber ?? o.className ?? 'emulator' },
       { id: 2, read: () => o.serialNumber ?? this.endpoint },
-      { id: 3, read: () => this.firmware.running.version },
+      // fixed-version: /3/0/3 names the factory firmware whatever runs (Anjay's demo reports its library version).
+      { id: 3, read: () => (this.faults.armed('fixedVersion') ? this.factoryVersion : this.firmware.running.version) },
       {
         id: 4,
         execute: () => {
@@ -301,6 +311,16 @@ class Device extends EventEmitter implements EmulatedDevice {
       { id: 19, read: () => this.firmware.running.version },
       { id: 21, read: () => Math.floor((this.options.flashSize ?? 1024 * 1024) / 1024) },
     ];
+  }
+
+  /**
+   * An instance came or went: tell the observers, and the server with a registration Update
+   * carrying the new links (TS Core §6.2.2: Objects and Object Instances changed).
+   */
+  private instancesChanged(path: LwM2mPath): void {
+    this.observers.changed(path);
+    this.linksVersion++;
+    this.soon(() => void this.sendUpdate([]));
   }
 
   private soon(fn: () => void): void {
@@ -344,7 +364,23 @@ class Device extends EventEmitter implements EmulatedDevice {
         return this.tree.write(path, req);
       case 'POST':
         if (path.level === 'resource') return this.tree.execute(path, req.payload);
+        if (path.level === 'object') return this.tree.create(path, req);
         return this.tree.write(path, req);
+      case 'DELETE':
+        return this.tree.delete(path);
+      case 'FETCH': {
+        // Read-Composite, and Observe-Composite with Observe 0 / 1 (TS Core 1.1 §6.3.8, §6.4.3).
+        if (path.level !== 'root') return { code: '4.05' };
+        if (req.observe === 1) this.observers.remove(req.peer, req.token);
+        const { response, paths, format } = this.tree.readCompositeRequest(req);
+        if (req.observe === 0 && response.code === '2.05' && paths !== undefined && format !== undefined) {
+          this.observers.add(req.peer, req.token, path, format, response.payload ?? Buffer.alloc(0), paths);
+          return { ...response, observe: this.observers.nextSequence() };
+        }
+        return response;
+      }
+      case 'iPATCH':
+        return path.level === 'root' ? this.tree.writeComposite(req) : { code: '4.05' };
       default:
         return { code: '4.05' };
     }
@@ -490,6 +526,7 @@ class Device extends EventEmitter implements EmulatedDevice {
       const coap = this.coap;
       if (!coap || !this.serverPeer) return false;
       if (this.radio && this.radio.mode === 'asleep') this.wake();
+      const links = this.linksVersion;
       try {
         this.registrationPending = true;
         const inflight = coap.request(this.serverPeer, {
@@ -511,6 +548,7 @@ class Device extends EventEmitter implements EmulatedDevice {
         if (res.code === '2.01' && res.locationPath.length > 0) {
           const location = [...res.locationPath];
           this.registration = { id: location[location.length - 1]!, location };
+          this.linksSent = links;
           this.report('registered', {
             registrationId: this.registration.id,
             location: '/' + location.join('/'),
@@ -565,11 +603,21 @@ class Device extends EventEmitter implements EmulatedDevice {
     const gen = this.generation;
     this.updating = true;
     if (this.queueMode) this.wake();
+    const links = this.linksVersion;
+    const withLinks =
+      links === this.linksSent
+        ? {}
+        : { payload: Buffer.from(formatLinkFormat(this.tree.registrationLinks()), 'utf8'), contentFormat: ContentFormat.LinkFormat };
     try {
       this.registrationPending = true;
-      const res = await coap.request(this.serverPeer, { method: 'POST', path: reg.location, query }).finally(() => (this.registrationPending = false));
+      const res = await coap
+        .request(this.serverPeer, { method: 'POST', path: reg.location, query, ...withLinks })
+        .finally(() => (this.registrationPending = false));
       if (gen !== this.generation || this.stopped) return;
       if (res.code === '2.04') {
+        this.linksSent = links;
+        // Instances changed while this Update was on its way: send the newer links too.
+        if (this.linksVersion !== links) this.soon(() => void this.sendUpdate([]));
         this.report('registrationUpdated', { registrationId: reg.id });
         this.afterContact();
         this.observers.flush();

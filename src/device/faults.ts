@@ -16,6 +16,14 @@
  *     fail-install         installing the image fails              → 8, old version kept
  *     fail-boot            the new image does not boot; the bootloader falls back to the
  *                          old slot after the reboot              → 8, old version kept
+ *     stuck-updating       accepts Update, stays in State 3 (Updating) and never
+ *                          restarts; refuses the reset (4.05) and a new URI (4.00)
+ *   and modes that hold for the device's whole life (no count):
+ *     stub-object          object 5 is a stub: it reports State 1 (Downloading) from the
+ *                          start, acknowledges Package blocks and URI writes, and never
+ *                          changes State or Result
+ *     fixed-version        /3/0/3 always reports the factory version (as Anjay's demo
+ *                          reports its library version); /5/0/7 names the installed package
  *
  * e.g. `drop=5%,corrupt-block,connection-lost:2,fail-boot:always`.
  */
@@ -30,6 +38,9 @@ export const ONE_SHOT_FAULTS = {
   'reboot-mid-download': 'rebootMidDownload',
   'fail-install': 'failInstall',
   'fail-boot': 'failBoot',
+  'stuck-updating': 'stuckUpdating',
+  'stub-object': 'stubObject',
+  'fixed-version': 'fixedVersion',
 } as const;
 
 export type OneShotFault = (typeof ONE_SHOT_FAULTS)[keyof typeof ONE_SHOT_FAULTS];
@@ -50,6 +61,11 @@ export interface DeviceFaults {
   rebootMidDownload?: number;
   failInstall?: number;
   failBoot?: number;
+  stuckUpdating?: number;
+  /** A mode: any count > 0 turns it on for good (checked with `armed`, never used up). */
+  stubObject?: number;
+  /** A mode, as stubObject. */
+  fixedVersion?: number;
 }
 
 function usage(message: string): Lwm2mFotaError {

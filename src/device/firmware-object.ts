@@ -149,12 +149,27 @@ export class FirmwareObject {
   private taskIds = 0;
   /** An Update was executed and the reboot that installs it is due. */
   private installing = false;
+  /** The stuck-updating fault struck: in Updating for good, refusing every reset. */
+  private stuck = false;
 
   constructor(
     private readonly host: FirmwareHost,
     factory: FirmwareSlot,
   ) {
     this.running = factory;
+    // A stub reports Downloading before anything was delivered, and for ever.
+    if (this.stub) this.state = FirmwareState.Downloading;
+  }
+
+  /** The stub-object mode: writes are acknowledged, State and Result never change. */
+  private get stub(): boolean {
+    return this.host.faults.armed('stubObject');
+  }
+
+  /** A refused write to /5/0/0 or /5/0/1, reported to the device's listeners. */
+  private refused<T extends { code: string }>(resource: 'package' | 'packageUri', out: T): T {
+    this.host.emit('writeRefused', { resource, code: out.code, state: this.state });
+    return out;
   }
 
   private get obj11(): boolean {
@@ -238,6 +253,11 @@ export class FirmwareObject {
 
   writePackageUri(value: Lwm2mValue): ResourceOutcome {
     if (typeof value !== 'string') return { code: '4.00', message: 'Package URI is a string' };
+    if (this.stub) {
+      this.packageUri = value; // acknowledged, never acted on
+      return undefined;
+    }
+    if (this.stuck) return this.refused('packageUri', { code: value === '' ? '4.05' : '4.00', message: 'the device is stuck in Updating' });
     // "Writing an empty string to Package URI … resets the Firmware Update State Machine."
     if (value === '') {
       this.reset();
@@ -246,7 +266,7 @@ export class FirmwareObject {
     }
     if (value.length > 255) return { code: '4.00', message: 'Package URI is longer than 255 characters' };
     // Anjay answers 4.00 to a URI written outside Idle (REFERENCE.md).
-    if (this.state !== FirmwareState.Idle) return { code: '4.00', message: `Package URI written in state ${this.state}` };
+    if (this.state !== FirmwareState.Idle) return this.refused('packageUri', { code: '4.00', message: `Package URI written in state ${this.state}` });
     if (this.host.deliveryMethod === DeliveryMethod.Push) return { code: '4.05', message: 'this device takes push only' };
     this.packageUri = value;
     const task = this.newTask('pull');
@@ -414,6 +434,8 @@ export class FirmwareObject {
   }
 
   private wholePackage(bytes: Buffer): ResourceOutcome {
+    if (this.stub) return undefined;
+    if (this.stuck) return this.refused('package', { code: '4.05', message: 'the device is stuck in Updating' });
     // "Writing … a single NUL byte to Package … resets" (REFERENCE.md).
     if (bytes.length === 0 || (bytes.length === 1 && bytes[0] === 0)) {
       this.reset();
@@ -449,6 +471,13 @@ export class FirmwareObject {
     const cf = req.contentFormat;
     if (cf !== undefined && cf !== ContentFormat.OctetStream) return { code: '4.15', payload: Buffer.from('Package takes application/octet-stream') };
     const b1 = req.block1;
+    if (this.stub) {
+      // Every block acknowledged, nothing written, no State change.
+      if (b1 === undefined) return { code: '2.04' };
+      const szx = Math.min(Math.log2(b1.size) - 4, Math.log2(this.host.blockSize) - 4);
+      return { code: b1.more ? '2.31' : '2.04', options: [this.block1(b1.num, b1.more, szx)] };
+    }
+    if (this.stuck) return this.refused('package', { code: '4.05', payload: Buffer.from('the device is stuck in Updating') });
     if (b1 === undefined) {
       const out = this.wholePackage(req.payload);
       if (out === undefined) return { code: '2.04' };
@@ -566,6 +595,12 @@ export class FirmwareObject {
     await delay(this.host.installDelayMs);
     // The state may have moved on while we waited (a Cancel, a reboot).
     if ((this.state as FirmwareState) !== FirmwareState.Updating) return;
+    if (this.host.faults.fire('stuckUpdating')) {
+      // It never restarts: Updating for good (until something reboots it from outside).
+      this.stuck = true;
+      this.host.emit('faultInjected', { fault: 'stuck-updating' });
+      return;
+    }
     if (this.host.faults.fire('failInstall')) {
       this.host.emit('faultInjected', { fault: 'fail-install' });
       this.host.emit('updateFailed', { result: UpdateResult.UpdateFailed, reason: 'installing the image failed (injected)', firmwareVersion: this.running.version });
@@ -582,6 +617,7 @@ export class FirmwareObject {
   }
 
   executeCancel(): ResourceOutcome {
+    if (this.stub) return undefined;
     if (this.state !== FirmwareState.Downloading && this.state !== FirmwareState.Downloaded) {
       return { code: '4.05', message: `Cancel needs state Downloading or Downloaded, the state is ${this.state}` };
     }
@@ -609,6 +645,8 @@ export class FirmwareObject {
    * running is lost (Idle, result 4). A finished download stays in flash.
    */
   onBoot(): { fellBack: boolean; updated: boolean } {
+    this.stuck = false;
+    if (this.stub) return { fellBack: false, updated: false };
     const wasDownloading = this.state === FirmwareState.Downloading;
     this.task = undefined;
     this.push = undefined;

@@ -1,7 +1,9 @@
 /**
  * The device side of the LwM2M Device Management interface (TS Core §6.3) over a small
  * in-memory object tree: Read, Discover, Write (replace and partial update),
- * Write-Attributes, Execute. Which resources exist, their types and whether they can be
+ * Write-Attributes, Execute, Create and Delete (of instances of the objects the device lets
+ * the server create, e.g. /1), and the 1.1 composite operations Read-Composite and
+ * Write-Composite. Which resources exist, their types and whether they can be
  * read, written or executed come from the object model in the version the device
  * announced; what a resource holds and what a write or execute does comes from the
  * device (`ResourceSpec`). Outcomes are CoAP responses as values, never throws.
@@ -9,6 +11,7 @@
 import type { IncomingRequest, OutgoingResponse } from '../coap/types';
 import { ContentFormat, type ContentFormatRegistry, type Link, type LinkAttribute, type Lwm2mNode, type Lwm2mValue, type Lwm2mResource } from '../lwm2m/core/content-formats';
 import { formatPath, pathFromIds, pathIds, type LwM2mPath } from '../lwm2m/core/model/path';
+import type { CompositeEntry } from '../lwm2m/core/content-formats/codec';
 import type { Lwm2mModel, ResourceModel, ValueType } from '../lwm2m/core/model/types';
 import { isLwm2mFotaError } from '../errors';
 
@@ -81,10 +84,22 @@ export interface ObjectTreeOptions {
   readonly contentFormats?: readonly number[];
   /** Root link without rt="oma.lwm2m". */
   readonly bareRootLink?: boolean;
+  /**
+   * Objects in which the server may Create instances, and Delete the instances it created
+   * (TS Core §6.3.6, §6.3.7). Default none: Create and Delete answer 4.05.
+   */
+  readonly creatableObjects?: readonly number[];
+  /** Called after Create or Delete (path of the instance): the registration links changed. */
+  readonly onInstancesChanged?: (path: LwM2mPath) => void;
 }
+
+/** The formats that carry absolute paths: Read-Composite, Write-Composite (TS Core 1.1 §6.3.8, §6.3.9). */
+const COMPOSITE_FORMATS: ReadonlySet<number> = new Set([ContentFormat.SenmlJson, ContentFormat.SenmlCbor, ContentFormat.Lwm2mCbor]);
 
 export class ObjectTree {
   private readonly instances = new Map<number, Map<number, Instance>>();
+  /** "objectId/instanceId" of the instances the server created (only those may be deleted). */
+  private readonly created = new Set<string>();
   private readonly attributes = new Map<string, NotificationAttributes>();
   private readonly singleFormats: ReadonlySet<number>;
   private readonly multiFormats: ReadonlySet<number>;
@@ -392,6 +407,151 @@ export class ObjectTree {
     if (!m.operations.includes('E') || !spec.execute) return fail('4.05', `${formatPath(path)} cannot be executed`);
     const out = spec.execute(args.toString('utf8'));
     return out === undefined ? { code: '2.04' } : fail(out.code, out.message ?? '');
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Create and Delete (TS Core §6.3.6: POST on an object; §6.3.7: DELETE on an instance)
+
+  /**
+   * Creates an instance of `path` (an object) from the request body: an object holding one
+   * instance (its id chosen by the server), or, in TLV, the resources alone (the device
+   * chooses the lowest free id). Answers 2.01 with the new instance's Location-Path.
+   */
+  create(path: LwM2mPath, req: IncomingRequest): OutgoingResponse {
+    if (path.level !== 'object') return fail('4.05', 'Create addresses an object');
+    const objectId = path.objectId;
+    const objectModel = this.options.model.getObject(objectId);
+    if (objectModel === undefined) return fail('4.04', `${formatPath(path)} not found`);
+    if (!(this.options.creatableObjects ?? []).includes(objectId)) return fail('4.05', `instances of ${formatPath(path)} cannot be created`);
+    const format = req.contentFormat ?? ContentFormat.Tlv;
+    if (!this.multiFormats.has(format)) return fail('4.15', `content format ${format} is not supported here`);
+    const existing = this.instances.get(objectId) ?? new Map<number, Instance>();
+    let freeId = 0;
+    while (existing.has(freeId)) freeId++;
+    let instance: { id: number; resources: readonly Lwm2mResource[] };
+    try {
+      // A TLV whose first entry is a resource (kind bits not 00) carries no instance id.
+      if (format === ContentFormat.Tlv && req.payload.length > 0 && req.payload[0]! >> 6 !== 0) {
+        const node = this.options.formats.decode(format, req.payload, pathFromIds([objectId, freeId]), this.options.model);
+        if (node.kind !== 'objectInstance') return fail('4.00', 'the payload is not an object instance');
+        instance = node;
+      } else {
+        const node = this.options.formats.decode(format, req.payload, path, this.options.model);
+        if (node.kind !== 'object' || node.instances.length !== 1) return fail('4.00', 'Create takes exactly one object instance');
+        instance = node.instances[0]!;
+      }
+    } catch (err) {
+      return fail('4.00', isLwm2mFotaError(err) ? err.message : String(err));
+    }
+    const id = instance.id;
+    if (id > 0xfffe) return fail('4.00', 'object instance id 65535 is reserved');
+    if (existing.has(id)) return fail('4.00', `${formatPath(path)}/${id} already exists`);
+    if (!objectModel.multiple && existing.size > 0) return fail('4.00', `${formatPath(path)} has a single instance`);
+    const values = new Map<number, Lwm2mValue | ReadonlyMap<number, Lwm2mValue>>();
+    for (const r of instance.resources) {
+      const m = this.options.model.getResource(objectId, r.id);
+      if (m === undefined || m.type === 'none' || m.operations === 'E' || m.operations === '') return fail('4.00', `${formatPath(path)}/${id}/${r.id} cannot be given a value`);
+      values.set(r.id, r.kind === 'multipleResource' ? new Map(r.instances as ReadonlyMap<number, Lwm2mValue>) : (r.value as Lwm2mValue));
+    }
+    const missing = objectModel.resources.filter((m) => m.mandatory && m.operations !== 'E' && m.type !== 'none' && !values.has(m.id)).map((m) => m.id);
+    if (missing.length > 0) return fail('4.00', `mandatory resource(s) ${missing.join(', ')} missing`);
+    // The new instance holds what it was given; Write changes it like any other instance.
+    const resources: ResourceSpec[] = [...values.keys()].map((rid) => ({
+      id: rid,
+      read: () => values.get(rid)!,
+      write: (v: Lwm2mValue) => {
+        values.set(rid, this.options.model.getResource(objectId, rid)?.multiple === true ? new Map([[0, v]]) : v);
+        return undefined;
+      },
+    }));
+    this.add({ objectId, instanceId: id, resources });
+    this.created.add(`${objectId}/${id}`);
+    const created = pathFromIds([objectId, id]);
+    this.options.onInstancesChanged?.(created);
+    return { code: '2.01', locationPath: [String(objectId), String(id)] };
+  }
+
+  /** Deletes an instance the server created; the device's own instances (/1/0, /3/0 …) are 4.05. */
+  delete(path: LwM2mPath): OutgoingResponse {
+    if (path.level !== 'objectInstance') return fail('4.05', 'Delete addresses an object instance');
+    const byId = this.instances.get(path.objectId);
+    if (byId?.get(path.instanceId) === undefined) return fail('4.04', `${formatPath(path)} not found`);
+    if (!this.created.has(`${path.objectId}/${path.instanceId}`)) return fail('4.05', `${formatPath(path)} cannot be deleted`);
+    byId.delete(path.instanceId);
+    this.created.delete(`${path.objectId}/${path.instanceId}`);
+    const prefix = formatPath(path);
+    for (const key of [...this.attributes.keys()]) if (key === prefix || key.startsWith(`${prefix}/`)) this.attributes.delete(key);
+    this.options.onInstancesChanged?.(path);
+    return { code: '2.02' };
+  }
+
+  // -------------------------------------------------------------------------------------
+  // Read-Composite and Write-Composite (TS Core 1.1 §6.3.8, §6.3.9: FETCH and iPATCH on /)
+
+  /** The composite formats this device speaks. */
+  private compositeFormat(format: number | undefined): boolean {
+    return format !== undefined && COMPOSITE_FORMATS.has(format) && this.multiFormats.has(format);
+  }
+
+  /**
+   * The Read-Composite answer for `paths` in `format`. Paths the device does not have (or
+   * cannot read) are left out of the answer; when none is readable the answer is 4.04.
+   */
+  compositeRead(paths: readonly LwM2mPath[], format: number): OutgoingResponse {
+    const entries: CompositeEntry[] = [];
+    for (const p of paths) {
+      const r = this.read(p);
+      if ('node' in r) entries.push({ path: p, node: r.node });
+    }
+    if (entries.length === 0) return fail('4.04', 'none of the paths can be read');
+    try {
+      return { code: '2.05', payload: this.options.formats.encodeComposite(format, entries, this.options.model), contentFormat: format };
+    } catch (err) {
+      return fail('4.06', isLwm2mFotaError(err) ? err.message : String(err));
+    }
+  }
+
+  /** Read-Composite: the paths in the body, the answer in the Accept format (default: the body's). */
+  readCompositeRequest(req: IncomingRequest): { response: OutgoingResponse; paths?: LwM2mPath[]; format?: number } {
+    if (!this.compositeFormat(req.contentFormat)) return { response: fail('4.15', `Read-Composite takes SenML JSON, SenML CBOR or LwM2M CBOR (${req.contentFormat ?? 'none'} given)`) };
+    const format = req.accept ?? req.contentFormat!;
+    if (!this.compositeFormat(format)) return { response: fail('4.06', `cannot answer in content format ${format}`) };
+    let paths: LwM2mPath[];
+    try {
+      paths = this.options.formats.decodePaths(req.contentFormat!, req.payload);
+    } catch (err) {
+      return { response: fail('4.00', isLwm2mFotaError(err) ? err.message : String(err)) };
+    }
+    if (paths.length === 0) return { response: fail('4.00', 'Read-Composite needs at least one path') };
+    return { response: this.compositeRead(paths, format), paths, format };
+  }
+
+  /** Write-Composite: every value checked first, so that a refused write changes nothing. */
+  writeComposite(req: IncomingRequest): OutgoingResponse {
+    if (!this.compositeFormat(req.contentFormat)) return fail('4.15', `Write-Composite takes SenML JSON, SenML CBOR or LwM2M CBOR (${req.contentFormat ?? 'none'} given)`);
+    let entries: CompositeEntry[];
+    try {
+      entries = this.options.formats.decodeComposite(req.contentFormat!, req.payload, this.options.model);
+    } catch (err) {
+      return fail('4.00', isLwm2mFotaError(err) ? err.message : String(err));
+    }
+    const writes: Array<{ path: LwM2mPath & { level: 'resource' | 'resourceInstance' }; value: Lwm2mValue }> = [];
+    for (const e of entries) {
+      const p = e.path;
+      if (p.level !== 'resource' && p.level !== 'resourceInstance') return fail('4.00', `Write-Composite writes resources, not ${formatPath(p)}`);
+      if (e.node.kind !== 'resource' && e.node.kind !== 'resourceInstance') return fail('4.00', `${formatPath(p)}: one value expected`);
+      const spec = this.instances.get(p.objectId)?.get(p.instanceId)?.resources.get(p.resourceId);
+      const m = this.options.model.getResource(p.objectId, p.resourceId);
+      if (!spec || !m) return fail('4.04', `${formatPath(p)} not found`);
+      if (!m.operations.includes('W') || !spec.write) return fail('4.05', `${formatPath(p)} cannot be written`);
+      writes.push({ path: p, value: e.node.value });
+    }
+    for (const w of writes) {
+      const out = this.instances.get(w.path.objectId)!.get(w.path.instanceId)!.resources.get(w.path.resourceId)!.write!(w.value);
+      if (out !== undefined) return fail(out.code, out.message ?? '');
+      this.options.onWritten?.(pathFromIds([w.path.objectId, w.path.instanceId, w.path.resourceId]));
+    }
+    return { code: '2.04' };
   }
 }
 

@@ -14,8 +14,11 @@ export type NotificationSender = (peer: Peer, token: Buffer, response: OutgoingR
 
 export interface ObserversOptions {
   readonly send: NotificationSender;
-  /** The current representation of `path` in `format` (a 2.05), or an error response when it vanished. */
-  readonly render: (path: LwM2mPath, format: number) => OutgoingResponse;
+  /**
+   * The current representation of `path` in `format` (a 2.05), or an error response when it
+   * vanished; with `paths`, of those paths (Observe-Composite, `path` is the root).
+   */
+  readonly render: (path: LwM2mPath, format: number, paths?: readonly LwM2mPath[]) => OutgoingResponse;
   /** Attributes in force for a path, with the server's defaults (/1/0/2, /1/0/3) applied. */
   readonly attributes: (path: LwM2mPath) => NotificationAttributes;
   /** Whether the device may send now (false while a queue-mode device sleeps). */
@@ -32,6 +35,8 @@ interface Observer {
   readonly peer: Peer;
   readonly token: Buffer;
   readonly path: LwM2mPath;
+  /** Observe-Composite: the observed paths (`path` is then the root). */
+  readonly paths: readonly LwM2mPath[] | undefined;
   readonly format: number;
   /** The payload last sent (or queued), to notify on change only. */
   last: Buffer;
@@ -68,14 +73,18 @@ export class Observers {
     return `${peer.address}|${peer.port}|${token.toString('hex')}`;
   }
 
-  /** Registers (or re-registers, same token) an observation whose first response carried `payload`. */
-  add(peer: Peer, token: Buffer, path: LwM2mPath, format: number, payload: Buffer): void {
+  /**
+   * Registers (or re-registers, same token) an observation whose first response carried
+   * `payload`; `paths` for an Observe-Composite.
+   */
+  add(peer: Peer, token: Buffer, path: LwM2mPath, format: number, payload: Buffer, paths?: readonly LwM2mPath[]): void {
     this.remove(peer, token);
     const o: Observer = {
       key: Observers.key(peer, token),
       peer,
       token: Buffer.from(token),
       path,
+      paths,
       format,
       last: payload,
       lastSentAt: Date.now(),
@@ -104,7 +113,7 @@ export class Observers {
   /** Something under or above `path` changed: notify the observers it concerns. */
   changed(path: LwM2mPath): void {
     for (const o of this.byKey.values()) {
-      if (isPathPrefix(o.path, path) || isPathPrefix(path, o.path)) this.check(o, false);
+      if ((o.paths ?? [o.path]).some((p) => isPathPrefix(p, path) || isPathPrefix(path, p))) this.check(o, false);
     }
   }
 
@@ -171,7 +180,7 @@ export class Observers {
       }
       return;
     }
-    const res = this.options.render(o.path, o.format);
+    const res = this.options.render(o.path, o.format, o.paths);
     const payload = res.payload ?? Buffer.alloc(0);
     if (!force && res.code === '2.05' && payload.equals(o.last)) return;
     o.last = payload;

@@ -177,6 +177,8 @@ export interface DeviceEventMap {
   updated: { from: string; to: string; sequenceNumber: number };
   updateFailed: { result: UpdateResult; reason: string; firmwareVersion: string };
   cancelled: { previousState: FirmwareState };
+  /** A write to /5/0/0 (package) or /5/0/1 (packageUri) was refused with `code` in `state`. */
+  writeRefused: { resource: 'package' | 'packageUri'; code: string; state: FirmwareState };
   faultInjected: { fault: string };
   notified: { path: string };
   asleep: Record<string, never>;

@@ -602,7 +602,7 @@ function rowToEvent(row: EventRow): StoredEvent {
 
 function rowToJob(row: JobRow | undefined): UpdateJobRecord | undefined {
   if (row === undefined) return undefined;
-  const spec = JSON.parse(row.spec) as Pick<UpdateJobRecord, 'expectedVersion' | 'method' | 'payloadOnly' | 'packageUris'>;
+  const spec = JSON.parse(row.spec) as Pick<UpdateJobRecord, 'expectedVersion' | 'method' | 'payloadOnly' | 'packageUris' | 'confirm' | 'contactTimeout'>;
   const job: UpdateJobRecord = {
     id: row.id,
     endpoint: row.endpoint,
@@ -622,6 +622,8 @@ function jobColumns(j: UpdateJobRecord): JobColumns {
     payloadOnly: j.payloadOnly,
     ...(j.method === undefined ? {} : { method: j.method }),
     ...(j.packageUris === undefined ? {} : { packageUris: j.packageUris }),
+    ...(j.confirm === undefined ? {} : { confirm: j.confirm }),
+    ...(j.contactTimeout === undefined ? {} : { contactTimeout: j.contactTimeout }),
   };
   return [
     j.id,

@@ -117,6 +117,10 @@ export interface UpdateJobRecord {
   readonly payloadOnly: boolean;
   /** The package's URI per scheme ('coap', 'coaps' …), for pull. */
   readonly packageUris?: Readonly<Record<string, string>>;
+  /** What confirms success ('firmwareVersion', 'pkgVersion', 'result'); absent = /3/0/3. */
+  readonly confirm?: 'firmwareVersion' | 'pkgVersion' | 'result';
+  /** This job's contact timeout in ms (0 = wait for ever); absent = the server's. */
+  readonly contactTimeout?: number;
   /** Epoch ms. */
   readonly createdAt: number;
   /** Epoch ms of the last put. */

@@ -4,7 +4,7 @@
  */
 import { CborFloat, CborMap, CborSimple, CborTag, type CborValue } from './cbor';
 import { COSE_ALGORITHM_NAMES, SUIT_COMMAND_NAMES, SUIT_PARAMETER_NAMES, SUIT_TEXT_COMPONENT_KEY_NAMES, SUIT_TEXT_KEY_NAMES } from './constants';
-import type { SuitComponentSummary } from './summary';
+import type { SuitAlternativeSummary, SuitComponentSummary } from './summary';
 import type { SuitCommandSequence, SuitDigest, SuitParameterValue, SuitSeverable, SuitText } from './types';
 import { formatUuid } from './uuid';
 import type { SuitInspection, SuitVerifiedEnvelope } from './verify';
@@ -29,6 +29,21 @@ export interface SuitComponentJson {
   imageSize: number | string | null;
   uri: string | null;
   uris: string[];
+  /**
+   * The try-each alternatives (e.g. A/B slots), each with what it sets. Absent when there are
+   * none, so a single-image manifest's JSON is what it always was; `imageDigest`, `imageSize`
+   * and `uri` above stay what is set outside try-each (null for the draft's A/B example).
+   */
+  alternatives?: SuitAlternativeJson[];
+}
+
+/** JSON form of one try-each alternative of a component. */
+export interface SuitAlternativeJson {
+  /** component-slot, or null when the alternative names none. */
+  slot: number | string | null;
+  imageDigest: SuitDigestJson | null;
+  imageSize: number | string | null;
+  uri: string | null;
 }
 
 /** JSON form of a signature. */
@@ -72,7 +87,7 @@ function num(v: number | bigint): number | string {
 }
 
 function componentJson(c: SuitComponentSummary): SuitComponentJson {
-  return {
+  const j: SuitComponentJson = {
     index: c.index,
     id: c.id.map(hex),
     vendorId: idString(c.vendorId),
@@ -81,6 +96,17 @@ function componentJson(c: SuitComponentSummary): SuitComponentJson {
     imageSize: c.imageSize === undefined ? null : num(c.imageSize),
     uri: c.uri ?? null,
     uris: c.uris,
+  };
+  if (c.alternatives.length > 0) j.alternatives = c.alternatives.map(alternativeJson);
+  return j;
+}
+
+function alternativeJson(a: SuitAlternativeSummary): SuitAlternativeJson {
+  return {
+    slot: a.slot === undefined ? null : num(a.slot),
+    imageDigest: a.imageDigest ? digestJson(a.imageDigest) : null,
+    imageSize: a.imageSize === undefined ? null : num(a.imageSize),
+    uri: a.uri ?? null,
   };
 }
 
@@ -246,6 +272,10 @@ export function envelopeTree(r: SuitVerifiedEnvelope | SuitInspection): string {
     out.push(`    ${j.index}: [${j.id.join(', ')}] vendor ${j.vendorId ?? '-'} class ${j.classId ?? '-'}`);
     if (j.imageDigest) out.push(`       image ${j.imageDigest.alg}:${j.imageDigest.hex}, ${String(j.imageSize ?? '?')} bytes`);
     for (const u of j.uris) out.push(`       uri ${u}`);
+    for (const a of j.alternatives ?? []) {
+      const image = a.imageDigest ? `image ${a.imageDigest.alg}:${a.imageDigest.hex}, ${String(a.imageSize ?? '?')} bytes` : a.imageSize !== null ? `${a.imageSize} bytes` : undefined;
+      out.push(`       alternative${a.slot !== null ? ` slot ${a.slot}` : ''}: ${[image, a.uri !== null ? `uri ${a.uri}` : undefined].filter((x) => x !== undefined).join(', ') || '-'}`);
+    }
   }
   for (const p of r.envelope.integratedPayloads) out.push(`  integrated payload ${JSON.stringify(p.key)}: ${p.bytes.length} bytes`);
   return out.join('\n');

@@ -72,7 +72,7 @@ export {
   type SuitSignatureReport,
   type SuitSeveredStatus,
 } from './verify';
-export { summarizeComponents, identifierChecks, type SuitComponentSummary, type SuitIdentifierCheck } from './summary';
+export { summarizeComponents, identifierChecks, type SuitComponentSummary, type SuitAlternativeSummary, type SuitIdentifierCheck } from './summary';
 export {
   createManifest,
   buildEnvelope,
@@ -96,6 +96,6 @@ export {
   type SuitKeyAnnouncement,
   type SuitKeyRotationResult,
 } from './rotation';
-export { describeEnvelope, envelopeTree, textJson, type SuitEnvelopeJson, type SuitComponentJson, type SuitSignatureJson, type SuitDigestJson } from './describe';
+export { describeEnvelope, envelopeTree, textJson, type SuitEnvelopeJson, type SuitComponentJson, type SuitAlternativeJson, type SuitSignatureJson, type SuitDigestJson } from './describe';
 export { uuidV5, formatUuid, parseUuid, vendorIdFor, classIdFor, UUID_NAMESPACE_DNS } from './uuid';
 export { resolveUriReference, isRelativeReference } from './uri';

@@ -8,6 +8,20 @@
 import { SuitCommandCode, SuitParameterLabel } from './constants';
 import type { SuitCommandSequence, SuitComponentId, SuitDigest, SuitManifest, SuitParameterValue } from './types';
 
+/**
+ * One try-each alternative of a component (e.g. the A/B slots of the draft's Example 3): the
+ * values its branches set. Branches of different sequences that select the same component
+ * slot are one alternative (the draft sets the digest in shared-sequence and the URI in
+ * install, each in a try-each on the slot).
+ */
+export interface SuitAlternativeSummary {
+  /** component-slot (parameter 5) of the branch, when it sets or inherits one. */
+  slot?: number | bigint;
+  imageDigest?: SuitDigest;
+  imageSize?: number | bigint;
+  uri?: string;
+}
+
 /** The values a manifest gives one component outside try-each alternatives. */
 export interface SuitComponentSummary {
   index: number;
@@ -22,6 +36,8 @@ export interface SuitComponentSummary {
   uris: string[];
   /** All parameters by label (last value set outside try-each). */
   parameters: Map<number, SuitParameterValue>;
+  /** The try-each alternatives that set a slot, digest, size or URI, in manifest order; empty without try-each. */
+  alternatives: SuitAlternativeSummary[];
 }
 
 /** An identifier condition and the parameter value it compares at that point. */
@@ -42,6 +58,35 @@ interface Walk {
   uris: string[][];
   firstUri: Array<string | undefined>;
   checks: SuitIdentifierCheck[];
+  alternatives: SuitAlternativeSummary[][];
+}
+
+/** What a finished try-each branch set (or changed) for component `i`, merged by slot. */
+function recordAlternative(w: Walk, i: number, before: Map<number, SuitParameterValue>, after: Map<number, SuitParameterValue>): void {
+  const changed = (label: number): SuitParameterValue | undefined => {
+    const v = after.get(label);
+    return v !== undefined && v !== before.get(label) ? v : undefined;
+  };
+  const slot = after.get(SuitParameterLabel.ComponentSlot);
+  const digest = changed(SuitParameterLabel.ImageDigest);
+  const size = changed(SuitParameterLabel.ImageSize);
+  const uri = changed(SuitParameterLabel.Uri);
+  const found: SuitAlternativeSummary = {};
+  if (slot?.type === 'uint') found.slot = slot.value;
+  if (digest?.type === 'digest') found.imageDigest = digest.digest;
+  if (size?.type === 'uint') found.imageSize = size.value;
+  if (uri?.type === 'text') found.uri = uri.value;
+  if (found.imageDigest === undefined && found.imageSize === undefined && found.uri === undefined && (found.slot === undefined || slot === before.get(SuitParameterLabel.ComponentSlot))) return;
+  const list = w.alternatives[i]!;
+  const same = found.slot === undefined ? undefined : list.find((a) => a.slot === found.slot);
+  if (same === undefined) {
+    list.push(found);
+    return;
+  }
+  // The first value a slot gets wins, as the first URI does outside try-each.
+  if (same.imageDigest === undefined && found.imageDigest !== undefined) same.imageDigest = found.imageDigest;
+  if (same.imageSize === undefined && found.imageSize !== undefined) same.imageSize = found.imageSize;
+  if (same.uri === undefined && found.uri !== undefined) same.uri = found.uri;
 }
 
 function select(arg: number | true | number[], count: number): number[] {
@@ -50,7 +95,8 @@ function select(arg: number | true | number[], count: number): number[] {
   return list.filter((i) => i < count);
 }
 
-function walk(w: Walk, seq: SuitCommandSequence, params: Params, inTryEach: boolean, indices: number[]): void {
+/** Walks `seq`; returns the components selected at its end (what a try-each branch applied to). */
+function walk(w: Walk, seq: SuitCommandSequence, params: Params, inTryEach: boolean, indices: number[]): number[] {
   let current = indices;
   for (const cmd of seq) {
     const a = cmd.arg;
@@ -73,7 +119,9 @@ function walk(w: Walk, seq: SuitCommandSequence, params: Params, inTryEach: bool
       case SuitCommandCode.TryEach:
         if (a.kind !== 'tryEach') break;
         for (const branch of a.sequences) {
-          walk(w, branch, params.map((m) => new Map(m)), true, current);
+          const own = params.map((m) => new Map(m));
+          const selected = walk(w, branch, own, true, current);
+          for (const i of selected) recordAlternative(w, i, params[i]!, own[i]!);
         }
         break;
       case SuitCommandCode.RunSequence:
@@ -98,6 +146,7 @@ function walk(w: Walk, seq: SuitCommandSequence, params: Params, inTryEach: bool
         break;
     }
   }
+  return current;
 }
 
 /** The sequences in the order a recipient runs them for an update followed by a boot. */
@@ -122,6 +171,7 @@ function run(m: SuitManifest): { w: Walk; ids: SuitComponentId[] } {
     uris: Array.from({ length: n }, () => []),
     firstUri: new Array<string | undefined>(n).fill(undefined),
     checks: [],
+    alternatives: Array.from({ length: n }, () => []),
   };
   for (const seq of sequencesOf(m)) walk(w, seq, w.top, false, [0]);
   return { w, ids };
@@ -132,7 +182,7 @@ export function summarizeComponents(m: SuitManifest): SuitComponentSummary[] {
   const { w, ids } = run(m);
   return ids.map((id, index) => {
     const p = w.top[index]!;
-    const s: SuitComponentSummary = { index, id, uris: w.uris[index]!, parameters: p };
+    const s: SuitComponentSummary = { index, id, uris: w.uris[index]!, parameters: p, alternatives: w.alternatives[index]! };
     const vendor = p.get(SuitParameterLabel.VendorIdentifier);
     if (vendor?.type === 'bytes' || vendor?.type === 'pen') s.vendorId = vendor.bytes;
     const cls = p.get(SuitParameterLabel.ClassIdentifier);

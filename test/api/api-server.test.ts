@@ -122,7 +122,7 @@ describe('REST API', () => {
   it('answers an unknown device, an unknown route and a wrong method with JSON errors', async () => {
     const r1 = await get('/api/devices/ghost');
     expect(r1.status).toBe(404);
-    expect(((await r1.json()) as { error: { code: string } }).error.code).toBe('ERR_API_NOT_FOUND');
+    expect(((await r1.json()) as { error: { code: string } }).error.code).toBe('ERR_LWM2M_NOT_REGISTERED');
     const r2 = await get('/api/nope');
     expect(r2.status).toBe(404);
     const r3 = await fetch(base + '/api/devices', { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });

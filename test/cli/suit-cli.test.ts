@@ -160,6 +160,24 @@ describe('lwm2m-fota keys / manifest', () => {
     expect(j.signatures[0]).toMatchObject({ alg: 'ES256', verified: true });
   });
 
+  it('reports every alternative of the draft\'s A/B example (try-each): slot, digest, size and URI', () => {
+    writeFileSync(join(dir, 'example3.suit'), Buffer.from(readFileSync(join(VECTORS, 'example3.hex'), 'utf8').trim(), 'hex'));
+    const expected = JSON.parse(readFileSync(join(VECTORS, 'expected.json'), 'utf8')) as { publicKey: { spkiPem: string } };
+    writeFileSync(join(dir, 'draft.pub.pem'), expected.publicKey.spkiPem + '\n');
+    const alternatives = [
+      { slot: 0, imageDigest: { alg: 'sha-256', hex: '00112233445566778899aabbccddeeff0123456789abcdeffedcba9876543210' }, imageSize: 34768, uri: 'http://example.com/file1.bin' },
+      { slot: 1, imageDigest: { alg: 'sha-256', hex: '0123456789abcdeffedcba987654321000112233445566778899aabbccddeeff' }, imageSize: 76834, uri: 'http://example.com/file2.bin' },
+    ];
+    const v = cli('manifest', 'verify', 'example3.suit', '--key', 'draft.pub.pem', '--json');
+    expect(v.status).toBe(0);
+    expect(JSON.parse(v.stdout).components[0].alternatives).toEqual(alternatives);
+    const s = cli('manifest', 'show', 'example3.suit', '--json');
+    expect(JSON.parse(s.stdout).components[0].alternatives).toEqual(alternatives);
+    const t = cli('manifest', 'show', 'example3.suit');
+    expect(t.stdout).toContain('alternative slot 0: image sha-256:00112233445566778899aabbccddeeff0123456789abcdeffedcba9876543210, 34768 bytes, uri http://example.com/file1.bin');
+    expect(t.stdout).toContain('alternative slot 1: image sha-256:0123456789abcdeffedcba987654321000112233445566778899aabbccddeeff, 76834 bytes, uri http://example.com/file2.bin');
+  });
+
   it('a truncated or random file fails with one line and a non-zero exit', () => {
     writeFileSync(join(dir, 'cut.suit'), readFileSync(join(dir, 'fw.suit')).subarray(0, 100));
     expect(errorLine(cli('manifest', 'verify', 'cut.suit', '--key', 'oem.pub.pem')).split(': ')[1]).toBe('ERR_SUIT_CBOR');

@@ -35,6 +35,7 @@ describe('fault syntax', () => {
       failInstall: 1,
       sleepMs: 500,
     });
+    expect(parseFaultSpec('stuck-updating,stub-object,fixed-version')).toEqual({ stuckUpdating: 1, stubObject: 1, fixedVersion: 1 });
     expect(parseFaultSpec('')).toEqual({});
   });
 
@@ -194,6 +195,53 @@ describe('faults over the wire', () => {
     const again = await server.registration(d.endpoint, 2);
     expect((await server.get(again.peer, '/3/0/3')).payload.toString()).toBe('1.0.0');
     expect((await server.get(again.peer, '/5/0/5')).payload.toString()).toBe(String(UpdateResult.UpdateFailed));
+  });
+
+  test('stuck-updating: Update accepted, State 3 for good, no reboot; the reset (4.05) and a new URI (4.00) are refused', async () => {
+    const d = await startDevice({ stuckUpdating: 1 });
+    const rel = release();
+    const peer = await pull(d, rel.uri);
+    await eventually(() => d.state === FirmwareState.Downloaded);
+    const stuck = d.waitFor('faultInjected', (e) => e.fault === 'stuck-updating');
+    expect((await server.execute(peer, '/5/0/2')).code).toBe('2.04');
+    await stuck;
+    await new Promise((r) => setTimeout(r, 400));
+    expect(d.state).toBe(FirmwareState.Updating);
+    expect(d.info().reboots).toBe(0);
+    const refused: string[] = [];
+    d.on('writeRefused', (e) => refused.push(`${e.resource} ${e.code}`));
+    expect((await server.writeText(peer, '/5/0/1', '')).code).toBe('4.05');
+    expect((await server.writeText(peer, '/5/0/1', rel.uri)).code).toBe('4.00');
+    expect(refused).toEqual(['packageUri 4.05', 'packageUri 4.00']);
+    expect((await server.get(peer, '/5/0/3')).payload.toString()).toBe(String(FirmwareState.Updating));
+  });
+
+  test('stub-object: State 1 from the start; Package blocks and URI writes acknowledged; State and Result never change', async () => {
+    const d = await startDevice({ stubObject: 1 });
+    const peer = (await server.registration(d.endpoint)).peer;
+    expect((await server.get(peer, '/5/0/3')).payload.toString()).toBe(String(FirmwareState.Downloading));
+    const res = await server.coap.request(peer, { method: 'PUT', path: '/5/0/0', payload: Buffer.alloc(3000, 1), contentFormat: ContentFormat.OctetStream, block1Size: 256 });
+    expect(res.code).toBe('2.04');
+    const rel = release();
+    expect((await server.writeText(peer, '/5/0/1', rel.uri)).code).toBe('2.04');
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await server.get(peer, '/5/0/3')).payload.toString()).toBe(String(FirmwareState.Downloading));
+    expect((await server.get(peer, '/5/0/5')).payload.toString()).toBe(String(UpdateResult.Initial));
+    // Nothing fetched from the URI.
+    expect(server.hits.get(new URL(rel.uri).pathname) ?? 0).toBe(0);
+  });
+
+  test('fixed-version: /3/0/3 keeps the factory version after an update; /5/0/7 names the installed package', async () => {
+    const d = await startDevice({ fixedVersion: 1 });
+    const peer = await pull(d, release(6000, '2.0.0').uri);
+    await eventually(() => d.state === FirmwareState.Downloaded);
+    const rebooted = d.waitFor('rebooted');
+    await server.execute(peer, '/5/0/2');
+    await rebooted;
+    const again = await server.registration(d.endpoint, 2);
+    expect(d.firmwareVersion).toBe('2.0.0');
+    expect((await server.get(again.peer, '/3/0/3')).payload.toString()).toBe('1.0.0');
+    expect((await server.get(again.peer, '/5/0/7')).payload.toString()).toBe('2.0.0');
   });
 
   test('drop=20%: datagrams are lost both ways, retransmission still brings the update home', async () => {

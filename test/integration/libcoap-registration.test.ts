@@ -32,7 +32,7 @@ describe('libcoap coap-client against lwm2m-fota serve', () => {
 
     const list = await runCli(['devices', 'list', '--json', '--server', `http://127.0.0.1:${srv.httpPort}`, '--data-dir', tmp.dir]);
     expect(list.code).toBe(0);
-    const devices = JSON.parse(list.stdout) as Array<{ endpoint: string; registrationId: string; objectLinks: string[]; lwm2mVersion: string; lifetime: number }>;
+    const { devices } = JSON.parse(list.stdout) as { devices: Array<{ endpoint: string; registrationId: string; objectLinks: string[]; lwm2mVersion: string; lifetime: number }> };
     const x = devices.find((d) => d.endpoint === 'x')!;
     expect(x).toMatchObject({ objectLinks: ['/1/0', '/3/0', '/5/0'], lwm2mVersion: '1.1', lifetime: 300 });
     expect(text).toContain(`rd`);
@@ -44,7 +44,7 @@ describe('libcoap coap-client against lwm2m-fota serve', () => {
     const after = await runCli(['devices', 'show', 'x', '--server', `http://127.0.0.1:${srv.httpPort}`, '--data-dir', tmp.dir]);
     expect(after.code).not.toBe(0);
     expect(after.stderr.trim().split('\n')).toHaveLength(1);
-    expect(after.stderr).toContain('ERR_API_NOT_FOUND');
+    expect(after.stderr).toContain('ERR_LWM2M_NOT_REGISTERED');
   });
 
   it('answers a registration without ep with 4.00 and a diagnostic', async () => {

@@ -27,7 +27,7 @@ describe('a server killed with SIGKILL', () => {
         const list = await runCli(['devices', 'list', '--json', '--server', `http://127.0.0.1:${srv.httpPort}`, '--data-dir', tmp.dir]);
         expect(list.stderr).toBe('');
         expect(list.code).toBe(0);
-        const devices = JSON.parse(list.stdout) as Array<{ endpoint: string; registrationId: string }>;
+        const { devices } = JSON.parse(list.stdout) as { devices: Array<{ endpoint: string; registrationId: string }> };
         expect(devices.map((d) => d.registrationId).sort()).toEqual([...ids].sort());
         // The old registration ids still work for updates after the restart.
         const upd = await device.request({ address: '::1', port: srv.coapPort }, { method: 'POST', path: `/rd/${ids[3]}` });

@@ -8,8 +8,8 @@ export function register(program: Command): void {
     program
       .command('attributes')
       .description('write notification attributes (pmin, pmax, gt, lt, st, epmin, epmax); "name=" removes one')
-      .argument('<endpoint>')
-      .argument('<path>')
+      .argument('<endpoint>', 'the device (its LwM2M endpoint name)')
+      .argument('<path>', 'an LwM2M path, e.g. /3/0/9')
       .argument('<attributes...>', 'e.g. pmin=10 pmax=60 gt=80 lt='),
     false,
   ).action(

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import type { UpdateJobView } from '../../index';
 import { ApiClient, connectionOptions, type ServerConnectionOptions } from '../client';
 import { action, printJson } from '../run';
-import { updatePath } from './update';
+import { updatePath } from '../follow';
 
 interface CancelOptions extends ServerConnectionOptions {
   json?: boolean;
@@ -16,7 +16,8 @@ interface CancelOptions extends ServerConnectionOptions {
 export function register(program: Command): void {
   connectionOptions(
     program
-      .command('cancel <endpoint>')
+      .command('cancel')
+      .argument('<endpoint>', 'the device (its LwM2M endpoint name)')
       .description("cancel a device's active firmware update (possible until Update is executed)")
       .option('--json', 'print the job as JSON'),
   ).action(

@@ -11,7 +11,7 @@ export function register(program: Command): void {
     program
       .command('create')
       .description('create an object instance')
-      .argument('<endpoint>')
+      .argument('<endpoint>', 'the device (its LwM2M endpoint name)')
       .argument('<path>', 'the object, e.g. /1')
       .argument('<resources>', 'the resources as JSON, e.g. \'{"0":2,"1":60,"6":false,"7":"U"}\'')
       .option('--id <instance>', 'instance id (default: the device chooses; needs TLV)'),

@@ -4,7 +4,7 @@ import { callDevice, checkPath, codeText, deviceOptions, deviceUrl, type DeviceC
 
 export function register(program: Command): void {
   deviceOptions(
-    program.command('delete').description('delete an object instance').argument('<endpoint>').argument('<path>', 'the instance, e.g. /1/1'),
+    program.command('delete').description('delete an object instance').argument('<endpoint>', 'the device (its LwM2M endpoint name)').argument('<path>', 'the instance, e.g. /1/1'),
     false,
   ).action(
     action(async (endpoint: string, path: string, opts: DeviceCommandOptions) => {

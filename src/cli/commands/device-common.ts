@@ -3,8 +3,8 @@
  * attributes, observe) share: the REST paths, printing an answer, waiting for a queued
  * request, and reading the event stream.
  */
-import type { Command } from 'commander';
-import { Lwm2mFotaError } from '../../index';
+import { InvalidArgumentError, type Command } from 'commander';
+import { Lwm2mFotaError, parseFormat } from '../../index';
 import { ApiClient, connectionOptions, type ServerConnectionOptions } from '../client';
 import { printJson, usageError } from '../run';
 
@@ -93,8 +93,21 @@ export function deviceUrl(endpoint: string, rest: string, format?: string): stri
 /** `--server`, `--data-dir`, `--json` and (optionally) `--format`, `--wait`. */
 export function deviceOptions(cmd: Command, withFormat: boolean): Command {
   connectionOptions(cmd).option('--json', 'print the answer as JSON').option('--wait', 'when the device is asleep, wait for the queued request to be answered');
-  if (withFormat) cmd.option('--format <format>', 'content format: tlv, senml-json, senml-cbor, lwm2m-cbor, lwm2m-json, text, cbor, opaque or a number');
+  if (withFormat) cmd.option('--format <format>', 'content format: tlv, senml-json, senml-cbor, lwm2m-cbor, lwm2m-json, text, cbor, opaque or a number', checkFormat);
   return cmd;
+}
+
+/**
+ * `--format`'s value, checked here (a usage error, exit 2) rather than by the server (a
+ * 400, exit 1); the text goes on as typed, the server maps it to its number again.
+ */
+export function checkFormat(value: string): string {
+  try {
+    parseFormat(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+  return value;
 }
 
 /** Polls a queued request until it is finished. */

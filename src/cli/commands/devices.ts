@@ -24,26 +24,33 @@ function addr(d: DeviceView): string {
   return d.address.includes(':') ? `[${d.address}]:${d.port}` : `${d.address}:${d.port}`;
 }
 
+/** /3/0/3 as the server last read it; '-' when not known (yet). */
+function firmwareText(d: DeviceView): string {
+  return d.firmwareVersion ?? '-';
+}
+
 export function register(program: Command): void {
   const devices = program.command('devices').description('registered devices of a running server');
 
   connectionOptions(devices.command('list').description('list registered devices'))
-    .option('--json', 'print JSON (an array of devices)')
+    .option('--json', 'print JSON: { "devices": [ … ] }, the same document as GET /api/devices')
     .action(
       action(async (opts: JsonOption) => {
-        const { devices: list } = await new ApiClient(opts).get<{ devices: DeviceView[] }>('/api/devices');
-        if (opts.json) return printJson(list);
+        const answer = await new ApiClient(opts).get<{ devices: DeviceView[] }>('/api/devices');
+        // One schema for the CLI and REST: an object, so that fields (paging) can join the list.
+        if (opts.json) return printJson(answer);
+        const list = answer.devices;
         if (list.length === 0) {
           process.stdout.write('no registered devices\n');
           return;
         }
-        const rows = [['ENDPOINT', 'ADDRESS', 'LWM2M', 'BINDING', 'LIFETIME', 'LAST SEEN', 'OBJECTS']];
-        for (const d of list) rows.push([d.endpoint, addr(d), d.lwm2mVersion, d.binding, `${d.lifetime}s`, ago(d.lastSeen), d.objectLinks.join(',')]);
+        const rows = [['ENDPOINT', 'ADDRESS', 'LWM2M', 'BINDING', 'LIFETIME', 'LAST SEEN', 'FIRMWARE', 'OBJECTS']];
+        for (const d of list) rows.push([d.endpoint, addr(d), d.lwm2mVersion, d.binding, `${d.lifetime}s`, ago(d.lastSeen), firmwareText(d), d.objectLinks.join(',')]);
         process.stdout.write(table(rows));
       }),
     );
 
-  connectionOptions(devices.command('show').description('show one registered device').argument('<endpoint>'))
+  connectionOptions(devices.command('show').description('show one registered device').argument('<endpoint>', 'the device (its LwM2M endpoint name)'))
     .option('--json', 'print JSON')
     .action(
       action(async (endpoint: string, opts: JsonOption) => {
@@ -58,6 +65,7 @@ export function register(program: Command): void {
           ['lifetime', `${d.lifetime}s (expires ${d.expiresAt})`],
           ['registered', d.registeredAt],
           ['last seen', `${d.lastSeen} (${ago(d.lastSeen)})`],
+          ['firmware', firmwareText(d)],
           ['root path', d.rootPath],
           ['objects', d.objectLinks.join(' ')],
         ];

@@ -4,7 +4,7 @@ import { callDevice, checkPath, deviceOptions, deviceUrl, type DeviceCommandOpti
 
 export function register(program: Command): void {
   deviceOptions(
-    program.command('discover').description('list what an object, instance or resource holds, with its attributes').argument('<endpoint>').argument('<path>'),
+    program.command('discover').description('list what an object, instance or resource holds, with its attributes').argument('<endpoint>', 'the device (its LwM2M endpoint name)').argument('<path>', 'an object, instance or resource, e.g. /3/0'),
     false,
   ).action(
     action(async (endpoint: string, path: string, opts: DeviceCommandOptions) => {

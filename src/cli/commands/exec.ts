@@ -11,7 +11,7 @@ export function register(program: Command): void {
     program
       .command('exec')
       .description('execute a resource (e.g. /3/0/4 Reboot, /5/0/2 Update)')
-      .argument('<endpoint>')
+      .argument('<endpoint>', 'the device (its LwM2M endpoint name)')
       .argument('<path>', 'an executable resource, e.g. /3/0/4')
       .option('--args <arguments>', "execute arguments, e.g. \"0='v1',1\""),
     false,

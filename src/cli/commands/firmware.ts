@@ -67,7 +67,7 @@ export function register(program: Command): void {
       .argument('<envelope>', 'SUIT envelope file'),
   )
     .option('--image <file>', 'the firmware image, when the manifest fetches it from this server (/fw/<sha256>) or for payload-only delivery')
-    .option('--json', 'print the firmware record as JSON')
+    .option('--json', 'print the firmware record as JSON, with "added": false when it was there already')
     .action(
       action(async (file: string, opts: AddOptions) => {
         const envelope = readInput(file);
@@ -77,9 +77,11 @@ export function register(program: Command): void {
           const digest = createHash('sha256').update(image).digest('hex');
           await client.call('PUT', `/api/firmware/images/${digest}`, image);
         }
-        const record = await client.call<FirmwareRecord>('POST', '/api/firmware', envelope);
-        if (opts.json) return printJson(record);
-        process.stdout.write(`added ${record.id}\n` + describe(record));
+        // 201: new in the repository; 200: the same envelope was there already (nothing changed).
+        const { status, body: record } = await client.exchange<FirmwareRecord>('POST', '/api/firmware', envelope);
+        const added = status === 201;
+        if (opts.json) return printJson({ ...record, added });
+        process.stdout.write(`${added ? 'added' : 'already present'} ${record.id}\n` + describe(record));
       }),
     );
 

@@ -68,7 +68,7 @@ export function register(program: Command): void {
   keys
     .command('show')
     .description('show a key file (PEM or COSE_Key): type, fingerprint, public COSE_Key')
-    .argument('<file>')
+    .argument('<file>', 'a key file (PEM or COSE_Key)')
     .option('--json', 'print JSON')
     .action(
       action((file: string, opts: { json?: boolean }) => {

@@ -165,7 +165,7 @@ export function register(program: Command): void {
   manifest
     .command('sign')
     .description('append a signature to an envelope (every other signature stays as it is)')
-    .argument('<envelope>')
+    .argument('<envelope>', 'SUIT envelope file')
     .requiredOption('--key <priv.pem>', 'private key')
     .option('--kid <id>', 'key id for the COSE header (text)')
     .requiredOption('--out <file>', 'signed envelope to write')
@@ -182,7 +182,7 @@ export function register(program: Command): void {
   manifest
     .command('verify')
     .description('verify an envelope against trusted keys and policy; exit 0 only when valid')
-    .argument('<envelope>')
+    .argument('<envelope>', 'SUIT envelope file')
     .option('--key <pub.pem>', 'trusted public key (repeat for several)', collect, [])
     .option('--policy <file>', 'policy JSON (trusted keys with roles, signer requirements, IDs, minimum sequence number)')
     .option('--require-all', 'every given key must have signed, and every signature must verify')
@@ -208,7 +208,7 @@ export function register(program: Command): void {
   manifest
     .command('show')
     .description('show an envelope WITHOUT verifying it (inspection only)')
-    .argument('<envelope>')
+    .argument('<envelope>', 'SUIT envelope file')
     .option('--json', 'print JSON')
     .action(
       action((file: string, opts: { json?: boolean }) => {

@@ -4,7 +4,7 @@ import { callDevice, checkPath, deviceOptions, deviceUrl, renderNode, statusLine
 
 export function register(program: Command): void {
   deviceOptions(
-    program.command('read').description('read an object, instance, resource or resource instance of a device').argument('<endpoint>').argument('<path>', 'e.g. /3/0 or /3/0/9'),
+    program.command('read').description('read an object, instance, resource or resource instance of a device').argument('<endpoint>', 'the device (its LwM2M endpoint name)').argument('<path>', 'e.g. /3/0 or /3/0/9'),
     true,
   ).action(
     action(async (endpoint: string, path: string, opts: DeviceCommandOptions) => {

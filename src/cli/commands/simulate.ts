@@ -166,6 +166,8 @@ export function describeEvent(name: DeviceEventName, e: DeviceEvent<DeviceEventN
       return `update failed: result ${x.result}: ${x.reason}; running ${x.firmwareVersion}`;
     case 'cancelled':
       return 'download cancelled';
+    case 'writeRefused':
+      return `refused a write to ${x.resource === 'package' ? '/5/0/0' : '/5/0/1'} with ${x.code} in state ${x.state}`;
     case 'faultInjected':
       return `fault: ${x.fault}`;
     case 'asleep':

@@ -1,16 +1,20 @@
 /**
- * `lwm2m-fota status <endpoint> [--json]`: the device's current (or last) update job — its
- * phase, progress, outcome with the Update Result explained, and its history with times.
+ * `lwm2m-fota status <endpoint> [--json] [--follow [--timeout <s>]]`: the device's current
+ * (or last) update job — its phase, progress, outcome with the Update Result explained, and
+ * its history with times. `--follow` follows the job as `update --wait` does (same bar, same
+ * exit codes: the code is shared, src/cli/follow.ts), e.g. after a Ctrl-C.
  */
 import type { Command } from 'commander';
 import type { UpdateJobView } from '../../index';
 import { ApiClient, connectionOptions, type ServerConnectionOptions } from '../client';
 import { formatBytes, renderBar } from '../progress';
-import { action, printJson } from '../run';
-import { updatePath } from './update';
+import { followJob, updatePath } from '../follow';
+import { action, parseIntOption, printJson, usageError } from '../run';
 
 interface StatusOptions extends ServerConnectionOptions {
   json?: boolean;
+  follow?: boolean;
+  timeout?: string;
 }
 
 /** The job for humans: a few aligned lines, then the history. */
@@ -49,12 +53,25 @@ export function formatStatus(job: UpdateJobView): string {
 export function register(program: Command): void {
   connectionOptions(
     program
-      .command('status <endpoint>')
+      .command('status')
+      .argument('<endpoint>', 'the device (its LwM2M endpoint name)')
       .description("a device's current or last firmware update: phase, progress, Update Result explained, history")
-      .option('--json', 'print the job as JSON'),
+      .option('--follow', 'follow the update until it ends, as `update --wait` does; exit non-zero unless it succeeded')
+      .option('--timeout <seconds>', 'with --follow: stop following after this long and exit non-zero (the update goes on)')
+      .option('--json', 'print the job as JSON (with --follow: the final job)'),
   ).action(
     action(async (endpoint: string, opts: StatusOptions) => {
-      const job = await new ApiClient(opts).get<UpdateJobView>(updatePath(endpoint));
+      if (opts.timeout !== undefined && opts.follow !== true) throw usageError('--timeout only applies with --follow');
+      const timeoutMs = opts.timeout === undefined ? undefined : parseIntOption('--timeout', opts.timeout, 1, 7 * 24 * 3600) * 1000;
+      const client = new ApiClient(opts);
+      if (opts.follow === true) {
+        await followJob(client, endpoint, () => client.get<UpdateJobView>(updatePath(endpoint)), {
+          json: opts.json === true,
+          ...(timeoutMs === undefined ? {} : { timeoutMs, timeoutText: opts.timeout }),
+        });
+        return;
+      }
+      const job = await client.get<UpdateJobView>(updatePath(endpoint));
       if (opts.json === true) printJson(job);
       else process.stdout.write(`${formatStatus(job)}\n`);
     }),

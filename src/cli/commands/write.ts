@@ -38,7 +38,7 @@ export function register(program: Command): void {
     program
       .command('write')
       .description('write a value (replace), or with --update a partial update')
-      .argument('<endpoint>')
+      .argument('<endpoint>', 'the device (its LwM2M endpoint name)')
       .argument('<path>', 'e.g. /1/0/1, or /1/0 with a JSON value')
       .argument('<value>', 'the value, as text (hex:… for opaque) or JSON ({"1":300} for an instance)')
       .option('--type <type>', `value type for a resource the model does not know (${TYPES.join(', ')})`)

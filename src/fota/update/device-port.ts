@@ -14,9 +14,9 @@
  *   `updateProgress`; push and pull feed every block to the runner as it comes.
  */
 import { isLwm2mFotaError } from '../../errors';
-import type { EventBus } from '../../events';
+import type { EventBus, EventInput, EventMap, UpdateEventName } from '../../events';
 import { resource } from '../../lwm2m/core/content-formats';
-import { formatPath, parsePath, type LwM2mPath } from '../../lwm2m/core/model';
+import { formatPath, pathsEqual, type LwM2mPath } from '../../lwm2m/core/model';
 import type { DeviceInventory } from '../../lwm2m/server/inventory';
 import type { Notification } from '../../lwm2m/server/observations/observations';
 import type { RegistrationChange } from '../../lwm2m/server/registration/registration-service';
@@ -105,16 +105,9 @@ interface PullProgress {
 type PathName = keyof typeof PATHS;
 
 /** Which of PATHS `p` is: by identity first (effects carry PATHS' own values), else by value. */
-function pathName(p: unknown): PathName | undefined {
-  for (const [name, value] of Object.entries(PATHS) as Array<[PathName, unknown]>) if (value === p) return name;
-  const text = typeof p === 'string' ? p : formatPath(p as LwM2mPath);
-  for (const [name, value] of Object.entries(PATHS) as Array<[PathName, unknown]>) if ((typeof value === 'string' ? value : formatPath(value as LwM2mPath)) === text) return name;
+function pathName(p: LwM2mPath): PathName | undefined {
+  for (const [name, value] of Object.entries(PATHS) as Array<[PathName, LwM2mPath]>) if (value === p || pathsEqual(value, p)) return name;
   return undefined;
-}
-
-/** An effect's path as the LwM2M layer takes it (effects carry text today, parsed paths later). */
-function lwm2mPath(p: unknown): LwM2mPath {
-  return typeof p === 'string' ? parsePath(p) : (p as LwM2mPath);
 }
 
 function toNumber(v: unknown): number | undefined {
@@ -134,7 +127,7 @@ function valuesOf(res: Lwm2mResponse): { value?: unknown; values?: unknown[] } {
 }
 
 /** The machine input for a value of /5/0/3, /5/0/5 or /3/0/3. */
-function inputFor(path: unknown, res: Lwm2mResponse): JobInput | undefined {
+function inputFor(path: LwM2mPath, res: Lwm2mResponse): JobInput | undefined {
   if (!res.success) return undefined;
   const { value } = valuesOf(res);
   switch (pathName(path)) {
@@ -148,6 +141,8 @@ function inputFor(path: unknown, res: Lwm2mResponse): JobInput | undefined {
     }
     case 'firmwareVersion':
       return typeof value === 'string' ? { type: 'versionRead', version: value } : undefined;
+    case 'pkgVersion':
+      return typeof value === 'string' ? { type: 'pkgVersionRead', version: value } : undefined;
     default:
       return undefined;
   }
@@ -175,12 +170,14 @@ export class DevicePort {
     return {
       persist: (j) => this.#o.jobs.put(j),
       perform: (j, effect, feed, signal) => this.#perform(j, effect, feed, signal),
-      publish: (j, type, data) => {
+      publish: <K extends UpdateEventName>(j: Job, type: K, data: EventMap[K]) => {
         // Transitions carry the delivery method while there is one (the CLI shows it).
-        const m = (j.state as { method?: unknown }).method;
-        if (data['method'] === undefined && (m === 'pull' || m === 'push')) data = { ...data, method: m };
-        // typed once the machine's event effect uses EventMap
-        this.#o.events.publish({ type, endpoint: j.endpoint, data } as unknown as Parameters<EventBus['publish']>[0]).catch((err: unknown) => this.#o.log(`event ${type} not recorded: ${(err as Error).message}`));
+        const m = 'method' in j.state ? j.state.method : undefined;
+        const withMethod: EventMap[K] = data.method === undefined && m !== undefined ? { ...data, method: m } : data;
+        // EventInput<K> is a union over K that a generic K cannot be matched against; the
+        // signature above (name and data from the map) is what checks the publisher.
+        const event = { type, endpoint: j.endpoint, data: withMethod } as unknown as EventInput<K>;
+        this.#o.events.publish(event).catch((err: unknown) => this.#o.log(`event ${type} not recorded: ${(err as Error).message}`));
       },
       stepped: (j, _step, input) => {
         this.#stepped(runner(), j, input);
@@ -245,7 +242,8 @@ export class DevicePort {
       this.#pulls.delete(job.endpoint);
     }
     if (!isTerminal(s)) return;
-    if (s.value === 'succeeded') inventory.record(job.endpoint, s.version);
+    // Confirmed by /3/0/3, the version is known; confirmed by another check it is not: read it.
+    if (s.value === 'succeeded' && (s.confirmedBy ?? 'firmwareVersion') === 'firmwareVersion') inventory.record(job.endpoint, s.version);
     else if (s.value === 'failed' && s.version !== undefined) inventory.record(job.endpoint, s.version);
     // What runs now: the old firmware, normally. Read it again once the runner is done.
     else void runner.idle().then(() => inventory.refresh(job.endpoint));
@@ -272,7 +270,7 @@ export class DevicePort {
     try {
       switch (effect.type) {
         case 'observe': {
-          const res = (await this.#observe(ep, effect.path, signal)) ?? (await ask({ operation: 'read', path: lwm2mPath(effect.path) }));
+          const res = (await this.#observe(ep, effect.path, signal)) ?? (await ask({ operation: 'read', path: effect.path }));
           const input = inputFor(effect.path, res);
           if (input !== undefined) feed(input);
           return;
@@ -282,8 +280,9 @@ export class DevicePort {
           return;
         case 'readState':
         case 'readResult':
-        case 'readFirmwareVersion': {
-          const input = inputFor(effect.path, await ask({ operation: 'read', path: lwm2mPath(effect.path) }));
+        case 'readFirmwareVersion':
+        case 'readPkgVersion': {
+          const input = inputFor(effect.path, await ask({ operation: 'read', path: effect.path }));
           if (input !== undefined) feed(input);
           return;
         }
@@ -291,18 +290,18 @@ export class DevicePort {
           feed(await this.#capabilities(ep, ask));
           return;
         case 'writePackageUri': {
-          const a = await ask({ operation: 'write', mode: 'replace', path: lwm2mPath(effect.path), node: resource(1, 'string', effect.uri) });
+          const a = await ask({ operation: 'write', mode: 'replace', path: effect.path, node: resource(1, 'string', effect.uri) });
           feed({ type: 'writeAnswered', write: 'packageUri', code: a.code });
           return;
         }
         case 'writeEmptyUri': {
-          const a = await ask({ operation: 'write', mode: 'replace', path: lwm2mPath(effect.path), node: resource(1, 'string', '') });
+          const a = await ask({ operation: 'write', mode: 'replace', path: effect.path, node: resource(1, 'string', '') });
           feed(effect.purpose === 'reset' ? { type: 'writeAnswered', write: 'reset', code: a.code } : { type: 'cancelAnswered', code: a.code });
           return;
         }
         case 'executeUpdate':
         case 'executeCancel': {
-          const a = await ask({ operation: 'execute', path: lwm2mPath(effect.path) });
+          const a = await ask({ operation: 'execute', path: effect.path });
           feed(effect.type === 'executeUpdate' ? { type: 'executeAnswered', code: a.code } : { type: 'cancelAnswered', code: a.code });
           return;
         }
@@ -322,8 +321,8 @@ export class DevicePort {
   }
 
   async #capabilities(ep: string, ask: (req: Lwm2mRequest) => Promise<Lwm2mResponse>): Promise<JobInput> {
-    const dm = await ask({ operation: 'read', path: lwm2mPath(PATHS.deliveryMethod) });
-    const pr = await ask({ operation: 'read', path: lwm2mPath(PATHS.protocols) });
+    const dm = await ask({ operation: 'read', path: PATHS.deliveryMethod });
+    const pr = await ask({ operation: 'read', path: PATHS.protocols });
     const deliveryMethod = dm.success ? toNumber(valuesOf(dm).value) : undefined;
     const p = valuesOf(pr);
     const protocols = pr.success ? (p.values ?? (p.value === undefined ? [] : [p.value])).map(toNumber).filter((x): x is number => x !== undefined) : undefined;
@@ -345,17 +344,17 @@ export class DevicePort {
    * Observe, unless an observation of `path` of the current registration is live (then
    * undefined: the caller reads, the first answer must come either way).
    */
-  async #observe(endpoint: string, path: unknown, signal: AbortSignal): Promise<Lwm2mResponse | undefined> {
+  async #observe(endpoint: string, path: LwM2mPath, signal: AbortSignal): Promise<Lwm2mResponse | undefined> {
     const ctx = this.#o.devices.context(endpoint);
-    const text = formatPath(lwm2mPath(path));
+    const text = formatPath(path);
     const live = this.#o.devices.observations.list(endpoint).some((o) => o.registrationId === ctx.registrationId && o.kind === 'single' && o.paths[0] === text);
     if (live) return undefined;
-    const res = await this.#o.devices.request(endpoint, { operation: 'observe', path: lwm2mPath(path) }, { signal });
+    const res = await this.#o.devices.request(endpoint, { operation: 'observe', path }, { signal });
     return res.success ? res : undefined;
   }
 
-  async #unobserve(endpoint: string, path: unknown): Promise<void> {
-    const text = formatPath(lwm2mPath(path));
+  async #unobserve(endpoint: string, path: LwM2mPath): Promise<void> {
+    const text = formatPath(path);
     for (const o of this.#o.devices.observations.list(endpoint)) {
       if (o.kind !== 'single' || o.paths[0] !== text) continue;
       try {
@@ -383,7 +382,7 @@ export class DevicePort {
     const runner = this.runnerOf(ep);
     const res = await this.#o.devices.perform(
       ep,
-      { operation: 'write', mode: 'replace', path: lwm2mPath(effect.path), node: resource(0, 'opaque', payload) },
+      { operation: 'write', mode: 'replace', path: effect.path, node: resource(0, 'opaque', payload) },
       {
         blockSize: this.#o.pushBlockSize ?? 1024,
         timeoutMs: Math.max(1000, deadline - this.#o.now()),

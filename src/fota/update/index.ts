@@ -2,6 +2,7 @@
 export {
   advance,
   canCancel,
+  CONFIRM_CHOICES,
   createJob,
   DEFAULT_UPDATE_CONFIG,
   isTerminal,
@@ -16,6 +17,7 @@ export type {
   CancelledState,
   CancellingState,
   CoapCode,
+  ConfirmBy,
   CreateJobOptions,
   DeliveringState,
   DeviceView,
@@ -60,6 +62,8 @@ export {
 export type { DeviceFailureReason, FailureReason, FailureResult, ServerFailureReason } from './update-result';
 export { chooseDelivery, DeliveryMethod, FirmwareProtocol } from './delivery';
 export type { DeliveryChoice, DeliveryMethodName, DeliveryOptions, DeviceDeliverySupport, PackageScheme } from './delivery';
+export { confirmForClass, isConfirmBy } from './confirm-by';
+export type { ConfirmByClass } from './confirm-by';
 export { JobRunner, isRequestEffect } from './runner';
 export type { JobRunnerOptions, JobRunnerPort, RequestEffect } from './runner';
 export { UpdateService } from './service';

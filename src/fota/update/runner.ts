@@ -16,6 +16,7 @@
  * Everything that talks to the world — the store, the device, the event stream — is
  * behind {@link JobRunnerPort}, so the loop is tested with a fake port (test/fota/update).
  */
+import type { EventMap, UpdateEventName } from '../../events';
 import { ProgressThrottle } from './device-port';
 import type { Effect, Job, JobInput, JobStep, TimerName, UpdateConfig } from './machine';
 import { advance, isTerminal } from './machine';
@@ -30,6 +31,7 @@ export type RequestEffect = Extract<
       | 'readState'
       | 'readResult'
       | 'readFirmwareVersion'
+      | 'readPkgVersion'
       | 'readCapabilities'
       | 'writePackageUri'
       | 'writeEmptyUri'
@@ -51,7 +53,8 @@ export interface JobRunnerPort {
    */
   perform(job: Job, effect: RequestEffect, feed: (input: JobInput) => void, signal: AbortSignal): Promise<void>;
   /** An event for the event stream, with the job's endpoint. */
-  publish(job: Job, type: string, data: Record<string, unknown>): void;
+  /** An event of the job, its data as src/events.ts's EventMap types it (the port adds the endpoint and method). */
+  publish<K extends UpdateEventName>(job: Job, type: K, data: EventMap[K]): void;
   /** After every step that was applied (its job may be terminal). */
   stepped?(job: Job, step: JobStep, input: JobInput | undefined): void;
   now(): number;
@@ -73,6 +76,7 @@ const REQUESTS = new Set<Effect['type']>([
   'readState',
   'readResult',
   'readFirmwareVersion',
+  'readPkgVersion',
   'readCapabilities',
   'writePackageUri',
   'writeEmptyUri',
@@ -238,7 +242,7 @@ export class JobRunner {
           break;
         }
         case 'emitEvent':
-          this.#port.publish(this.#job, e.event, { ...e.data });
+          this.#port.publish(this.#job, e.event, e.data);
           break;
         case 'stopDelivery':
           for (const c of this.#pushes) c.abort();

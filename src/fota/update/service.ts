@@ -26,6 +26,8 @@ import {
   type UpdateConfig,
   type UpdateTimeouts,
 } from './machine';
+import type { ConfirmBy } from './machine';
+import { confirmForClass, type ConfirmByClass } from './confirm-by';
 import { firmwareFileUri, packageHostFor } from './package-uri';
 import { JobRunner } from './runner';
 
@@ -53,6 +55,8 @@ export interface UpdateServiceOptions {
   readonly pushBlockSize?: number;
   /** At most one `updateProgress` event per job per this many ms (default 1000). */
   readonly progressIntervalMs?: number;
+  /** What confirms success per device class (class ID or name), for jobs that do not say. */
+  readonly confirmByClass?: ConfirmByClass;
   readonly now?: () => number;
   readonly log?: (line: string) => void;
 }
@@ -64,6 +68,10 @@ export interface StartUpdateOptions {
   readonly method?: 'pull' | 'push';
   /** Deliver the manifest's payload alone (devices that take raw images). */
   readonly payloadOnly?: boolean;
+  /** What confirms success (default: the device class's choice, else 'firmwareVersion'). */
+  readonly confirm?: ConfirmBy;
+  /** This job's contact timeout in ms (0 = wait for ever; default: the configuration's). */
+  readonly contactTimeout?: number;
 }
 
 function mergeConfig(o: UpdateConfigOverrides | undefined): UpdateConfig {
@@ -166,6 +174,7 @@ export class UpdateService {
         context: { endpoint },
       });
     }
+    const confirm = options.confirm ?? confirmForClass(this.#o.confirmByClass, fw);
     const digest = payloadOnly ? (fw.payload as { digest: string }).digest : fw.id;
     const local = this.#o.localAddress();
     const host = this.#o.packageHost ?? packageHostFor(registration.address, local.address);
@@ -178,6 +187,8 @@ export class UpdateService {
       ...(options.method === undefined ? {} : { method: options.method }),
       payloadOnly,
       packageUris: { coap: firmwareFileUri(host, port, digest) },
+      ...(confirm === undefined ? {} : { confirm }),
+      ...(options.contactTimeout === undefined ? {} : { contactTimeout: options.contactTimeout }),
       now: this.#now(),
       config: this.config,
     });

@@ -39,6 +39,9 @@ export type ServerFailureReason =
   | 'unsupportedDelivery' // no delivery method and URI scheme both sides support
   | 'unknownResult' // an Update Result outside 0–11
   | 'retriesExhausted' // a transient failure on the last allowed attempt
+  | 'deviceUnreachable' // the device's registration lapsed and it did not come back before the contact timeout
+  | 'notRebooted' // the device accepted Update, stayed in Updating (State 3) and never restarted
+  | 'stubFirmwareObject' // the device acknowledged the whole delivery but its State never moved
   | 'cancelled'; // the operator cancelled the job
 
 export type FailureReason = DeviceFailureReason | ServerFailureReason;
@@ -71,6 +74,20 @@ const RESULT_EXPLANATIONS: Readonly<Record<UpdateResult, string>> = {
   11: 'The device deferred the update and did not install it (Update Result 11); start a new update when the device is ready.',
 };
 
+/**
+ * What was delivered, for the explanations that depend on it: a payload-only delivery
+ * hands the device its own package format (no SUIT envelope), so its integrity and
+ * format checks are its own, not SUIT's.
+ */
+export interface ResultContext {
+  readonly payloadOnly?: boolean;
+}
+
+const PAYLOAD_ONLY_EXPLANATIONS: Readonly<Partial<Record<UpdateResult, string>>> = {
+  5: 'The image failed the device\'s own integrity check of its package format (a CRC, digest or signature the device checks; the image was delivered without its SUIT envelope) (Update Result 5).',
+  6: 'The device does not accept this image: not in a package format it supports, or not for this device (the image was delivered without its SUIT envelope) (Update Result 6).',
+};
+
 /** True for an integer that is a defined Update Result (0–11). */
 export function isUpdateResult(code: number): code is UpdateResult {
   return Number.isInteger(code) && code >= 0 && code <= 11;
@@ -97,9 +114,16 @@ export function firmwareStateName(value: number): string {
  * One operator-facing sentence for an Update Result, including codes outside 0–11 that
  * devices send anyway.
  *
+ * `delivery` says what the device was given: for a payload-only delivery the results that
+ * judge the package (5, 6) speak of the device's own format, not of SUIT.
+ *
  * @example explainUpdateResult(5) // 'The package failed the device\'s integrity check: …'
  */
-export function explainUpdateResult(code: number): string {
+export function explainUpdateResult(code: number, delivery: ResultContext = {}): string {
+  if (delivery.payloadOnly === true) {
+    const own = PAYLOAD_ONLY_EXPLANATIONS[code as UpdateResult];
+    if (own !== undefined) return own;
+  }
   if (isUpdateResult(code)) return RESULT_EXPLANATIONS[code];
   return `The device reported Update Result ${code}, which object 5 does not define (0–11); treated as a failure.`;
 }
@@ -143,6 +167,10 @@ const REASON_EXPLANATIONS: Readonly<Record<ServerFailureReason, string>> = {
   unsupportedDelivery: 'The device supports no delivery method and URI scheme that the server offers.',
   unknownResult: 'The device reported an Update Result that object 5 does not define.',
   retriesExhausted: 'Every allowed attempt failed.',
+  deviceUnreachable: 'The device went silent: its registration expired (or it de-registered) and it did not contact the server again before the contact timeout.',
+  notRebooted: 'The device accepted Update but stayed in State 3 (Updating) and never restarted; no new delivery is sent to a device in Updating.',
+  stubFirmwareObject:
+    'The device acknowledged the whole delivery but its State (/5/0/3) never moved: its Firmware Update object acknowledges writes without acting on them (a stub).',
   cancelled: 'The operator cancelled the update.',
 };
 

@@ -3,25 +3,12 @@
  * order, history entries, a note), with the timers and the event of every move; plus the
  * effects and small helpers that every phase shares.
  */
-import type { CoapCode, DeviceView, Effect, HistoryEntry, JobInput, JobState, JobStateValue, MachineContext, Step, Timer, UpdateConfig, UpdateEventType } from './types';
+import type { CoapCode, DeviceView, EmitEventEffect, Effect, HistoryEntry, JobInput, JobState, MachineContext, MachineEventData, Step, Timer, UpdateConfig, UpdateEventType } from './types';
 import { PATHS } from './types';
 import { summarize } from './texts';
 
 /** A 2.xx answer. */
 export const isSuccess = (code: CoapCode): boolean => /^2\.\d\d$/.test(code);
-
-const EVENTS: Readonly<Record<JobStateValue, UpdateEventType>> = {
-  queued: 'updateRetryScheduled',
-  delivering: 'updateDeliveryStarted',
-  downloaded: 'updateDownloaded',
-  updating: 'updateExecuted',
-  rebooting: 'updateAccepted',
-  verifying: 'updateVerificationStarted',
-  cancelling: 'updateCancelRequested',
-  succeeded: 'updateSucceeded',
-  failed: 'updateFailed',
-  cancelled: 'updateCancelled',
-};
 
 /** One step in the making; {@link Builder.done} hands it over. */
 export class Builder {
@@ -71,11 +58,8 @@ export class Builder {
     if (b !== undefined && (a === undefined || a.name !== b.name || a.at !== b.at)) this.effect(arm(b, to.attempt));
     if (from.value !== to.value || from.attempt !== to.attempt) {
       this.history.push({ at: this.now, attempt: to.attempt, state: to.value, input: this.summary, ...extra });
-      const data: Record<string, unknown> = { from: from.value, to: to.value, attempt: to.attempt, ...extra };
-      if (to.value === 'failed') Object.assign(data, { reason: to.reason, ...(to.lastReason === undefined ? {} : { lastReason: to.lastReason }) });
-      if (to.value === 'succeeded') data['version'] = to.version;
-      if (to.value === 'queued' && to.lastFailure !== undefined) Object.assign(data, { reason: to.lastFailure.reason, retryAt: to.timer?.at });
-      this.effect(event(EVENTS[to.value], this.ctx, data));
+      const e = transitionEvent(this.ctx, from, to, extra);
+      if (e !== undefined) this.effect(e);
     }
     if (extra.note !== undefined) this.note = extra.note;
     this.state = to;
@@ -89,9 +73,45 @@ export class Builder {
   }
 }
 
-/** An event effect, with the job's id and firmware id. */
-export function event(type: UpdateEventType, ctx: MachineContext, data: Record<string, unknown>): Effect {
-  return { type: 'emitEvent', event: type, data: { jobId: ctx.job.id, firmwareId: ctx.job.firmwareId, ...data } };
+/**
+ * An event effect, with the job's id and firmware id. `data` is checked against the
+ * EventMap of src/events.ts: a name it lacks or a wrong shape is a type error here.
+ */
+export function event<K extends UpdateEventType>(type: K, ctx: MachineContext, data: MachineEventData<K>): Effect {
+  // TypeScript cannot correlate K with the mapped union; the signature above is what checks.
+  return { type: 'emitEvent', event: type, data: { jobId: ctx.job.id, firmwareId: ctx.job.firmwareId, ...data } } as unknown as EmitEventEffect;
+}
+
+type TransitionExtra = { updateResult?: number; explanation?: string; note?: string };
+
+/** The event of a move from `from` to `to`, one name per state (`queued` again is a retry). */
+function transitionEvent(ctx: MachineContext, from: JobState, to: JobState, extra: TransitionExtra): Effect | undefined {
+  // Keys in the order the event stream has always shown them.
+  const base = <T extends JobState['value']>(t: T) => ({ from: from.value, to: t, attempt: to.attempt, ...extra });
+  switch (to.value) {
+    case 'queued':
+      // Only a retry moves a job back to queued, always with its failure and its timer.
+      if (to.lastFailure === undefined || to.timer === undefined) return undefined;
+      return event('updateRetryScheduled', ctx, { ...base(to.value), explanation: extra.explanation ?? to.lastFailure.explanation, reason: to.lastFailure.reason, retryAt: to.timer.at });
+    case 'delivering':
+      return event('updateDeliveryStarted', ctx, base(to.value));
+    case 'downloaded':
+      return event('updateDownloaded', ctx, base(to.value));
+    case 'updating':
+      return event('updateExecuted', ctx, base(to.value));
+    case 'rebooting':
+      return event('updateAccepted', ctx, base(to.value));
+    case 'verifying':
+      return event('updateVerificationStarted', ctx, base(to.value));
+    case 'cancelling':
+      return event('updateCancelRequested', ctx, base(to.value));
+    case 'succeeded':
+      return event('updateSucceeded', ctx, { ...base(to.value), version: to.version });
+    case 'failed':
+      return event('updateFailed', ctx, { ...base(to.value), reason: to.reason, ...(to.lastReason === undefined ? {} : { lastReason: to.lastReason }) });
+    case 'cancelled':
+      return event('updateCancelled', ctx, base(to.value));
+  }
 }
 
 /** The effect that arms `t` ('retry' is scheduled with its attempt). */
@@ -115,6 +135,8 @@ export const READ_STATE: Effect = { type: 'readState', path: PATHS.state };
 export const READ_RESULT: Effect = { type: 'readResult', path: PATHS.result };
 /** Read /3/0/3. */
 export const READ_VERSION: Effect = { type: 'readFirmwareVersion', path: PATHS.firmwareVersion };
+/** Read /5/0/7 (PkgVersion). */
+export const READ_PKG_VERSION: Effect = { type: 'readPkgVersion', path: PATHS.pkgVersion };
 /** An empty Package URI before a delivery: the device goes back to Idle, Result 0. */
 export const RESET: Effect = { type: 'writeEmptyUri', path: PATHS.packageUri, purpose: 'reset' };
 

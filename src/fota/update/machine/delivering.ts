@@ -7,7 +7,7 @@ import { explainReason, FirmwareState, firmwareStateName, isFirmwareState, Updat
 import { isSuccess, OBSERVE, READ_RESULT, READ_STATE, withDevice, type Builder } from './builder';
 import { failForResult, failOrRetry, recordResumed, redeliver, sendUpdate, startCancel, timerDue } from './moves';
 import { timeoutExplanation } from './texts';
-import type { DeliveringState, DownloadedState, JobInput } from './types';
+import { DEFAULT_SETTLE_MS, type DeliveringState, type DownloadedState, type JobInput } from './types';
 
 /** The delivering and downloaded states' transitions. */
 export function onDelivery(b: Builder, s: DeliveringState | DownloadedState, input: JobInput): void {
@@ -37,6 +37,10 @@ export function onDelivery(b: Builder, s: DeliveringState | DownloadedState, inp
       }
       if (isSuccess(input.code)) {
         if (!s.started) b.state = { ...s, started: true };
+        // Pull: a device in Idle moves to Downloading on its own once it fetches; one that
+        // already claimed another State before our delivery (a stub reports Downloading
+        // throughout) must move within the settle timeout.
+        if (s.method === 'pull' && s.device.state !== undefined && s.device.state !== FirmwareState.Idle) settle(b, b.state as DeliveringState | DownloadedState);
         // A report that overtook this answer (Downloaded, a failure Result) was ignored as
         // an old one. After the reset (or from a device known to be clean) and an accepted
         // write, a read is fresh: ask again.
@@ -52,7 +56,9 @@ export function onDelivery(b: Builder, s: DeliveringState | DownloadedState, inp
     case 'blockProgress': {
       const total = input.total ?? s.total;
       b.state = { ...s, started: true, bytes: Math.max(0, Math.floor(input.bytes)), ...(total === undefined ? {} : { total }) };
-      b.volatile = s.started;
+      // Pull: the device fetches, so its object 5 acts (worth a write, once).
+      if (s.method === 'pull' && s.stateUnmoved === true) moved(b, b.state as DeliveringState | DownloadedState);
+      else b.volatile = s.started;
       return;
     }
     case 'deliveryFinished':
@@ -66,6 +72,7 @@ export function onDelivery(b: Builder, s: DeliveringState | DownloadedState, inp
         return;
       }
       b.state = { ...s, started: true, finished: true, ...(s.total === undefined ? {} : { bytes: s.total }) };
+      settle(b, b.state as DeliveringState);
       return;
     case 'registered':
       // The device rebooted mid-download: observations are gone, and it may or may not
@@ -82,7 +89,9 @@ export function onDelivery(b: Builder, s: DeliveringState | DownloadedState, inp
       failOrRetry(b, s, 'lostContact', explainReason('lostContact'));
       return;
     case 'timedOut':
-      if (timerDue(s, input.timer, b.now)) failOrRetry(b, s, 'timeout', timeoutExplanation(input.timer, s));
+      if (!timerDue(s, input.timer, b.now)) return;
+      if (input.timer === 'settle') failOrRetry(b, s, 'stubFirmwareObject', timeoutExplanation('settle', s));
+      else failOrRetry(b, s, 'timeout', timeoutExplanation(input.timer, s));
       return;
     case 'cancel':
       startCancel(b, s);
@@ -92,10 +101,33 @@ export function onDelivery(b: Builder, s: DeliveringState | DownloadedState, inp
   }
 }
 
+/**
+ * The whole delivery was acknowledged (push: the last block; pull: the Package URI) and
+ * the State has not moved yet: a device that acts on it moves within the settle timeout,
+ * a stub object 5 never does. The settle deadline stands in for the delivery's until then.
+ */
+function settle(b: Builder, s: DeliveringState | DownloadedState): void {
+  if (s.stateUnmoved !== true || s.timer.name !== 'delivery') return;
+  const ms = b.ctx.config.timeouts.settle ?? DEFAULT_SETTLE_MS;
+  b.goto({ ...s, timer: { name: 'settle', at: Math.min(b.now + ms, s.timer.at) } });
+}
+
+/** The device's object 5 acts: the delivery's deadline is the delivery timer again. */
+function moved(b: Builder, s: DeliveringState | DownloadedState): void {
+  if (s.stateUnmoved !== true) return;
+  const { stateUnmoved: _u, ...m } = s;
+  if (s.timer.name !== 'settle') b.state = m;
+  else b.goto({ ...m, timer: { name: 'delivery', at: s.startedAt + b.ctx.config.timeouts.delivery } });
+}
+
 function onDeliveryState(b: Builder, s: DeliveringState | DownloadedState, value: number): void {
   const previous = s.device.state;
-  const d = { ...s, device: withDevice(s.device, { state: value }) };
+  let d: DeliveringState | DownloadedState = { ...s, device: withDevice(s.device, { state: value }) };
   b.state = d;
+  if (value !== previous) {
+    moved(b, d);
+    d = b.state as DeliveringState | DownloadedState;
+  }
   if (!isFirmwareState(value)) {
     b.anomaly(`device reports ${firmwareStateName(value)}; ignored`);
     return;
@@ -119,11 +151,11 @@ function onDeliveryState(b: Builder, s: DeliveringState | DownloadedState, value
   switch (value) {
     case FirmwareState.Idle:
       if (s.started && (previous === FirmwareState.Downloading || previous === FirmwareState.Downloaded)) {
-        // A regression to Idle: a failure Result should follow; if the Result stays 0 the
-        // device dropped the download (rebooted). Read it rather than wait for a
-        // notification that never comes when the value does not change.
+        // A regression to Idle: a failure Result should follow (object 5's way of failing a
+        // download, not an anomaly); if the Result stays 0 the device dropped the download
+        // (rebooted). Read it rather than wait for a notification that never comes when the
+        // value does not change.
         b.state = { ...d, regressed: true };
-        b.anomaly(`device went back from ${firmwareStateName(previous)} to Idle during the download`);
         b.effect(READ_RESULT);
       }
       return;
@@ -163,6 +195,8 @@ function onDeliveryResult(b: Builder, s: DeliveringState | DownloadedState, resu
     return;
   }
   if (s.regressed === true) {
+    // Result 0: the device dropped the download without a failure code (it rebooted, as
+    // Zephyr does); the reason says so, and the delivery is tried again.
     failOrRetry(b, d, 'deviceReset', explainReason('deviceReset'), result);
     return;
   }

@@ -49,12 +49,13 @@
 export { advance, createJob, resumeJob } from './job';
 export type { CreateJobOptions, JobStep } from './job';
 export { next, resume } from './next';
-export { canCancel, DEFAULT_UPDATE_CONFIG, isTerminal, PATHS, TERMINAL_STATES } from './types';
+export { canCancel, CONFIRM_CHOICES, DEFAULT_SETTLE_MS, DEFAULT_UPDATE_CONFIG, isTerminal, PATHS, TERMINAL_STATES } from './types';
 export type {
   ActiveState,
   CancelledState,
   CancellingState,
   CoapCode,
+  ConfirmBy,
   DeliveringState,
   DeviceView,
   DownloadedState,

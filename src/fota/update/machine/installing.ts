@@ -3,11 +3,11 @@
  * (the device accepted it) and verifying (it is back: Update Result 1 and /3/0/3 as the
  * manifest announced make success). Cancel is refused in all three.
  */
-import { explainReason, explainUpdateResult, FirmwareState, firmwareStateName, isFirmwareState, UpdateResult } from '../update-result';
-import { isSuccess, OBSERVE, READ_RESULT, READ_STATE, READ_VERSION, sameVersion, withDevice, type Builder } from './builder';
+import { explainReason, FirmwareState, firmwareStateName, isFirmwareState, UpdateResult } from '../update-result';
+import { isSuccess, OBSERVE, READ_PKG_VERSION, READ_RESULT, READ_STATE, READ_VERSION, sameVersion, withDevice, type Builder } from './builder';
 import { failForResult, failOrRetry, finish, recordResumed, timerDue } from './moves';
-import { mismatch, timeoutExplanation, TOO_LATE } from './texts';
-import type { DeviceView, JobInput, RebootingState, UpdatingState, VerifyingState } from './types';
+import { confirmation, mismatch, timeoutExplanation, TOO_LATE } from './texts';
+import { DEFAULT_SETTLE_MS, type ConfirmBy, type DeviceView, type Effect, type JobInput, type RebootingState, type UpdatingState, type VerifyingState } from './types';
 
 /** The updating state's transitions. */
 export function onUpdating(b: Builder, s: UpdatingState, input: JobInput): void {
@@ -64,13 +64,27 @@ export function onRebooting(b: Builder, s: RebootingState, input: JobInput): voi
       b.effect(READ_STATE, READ_RESULT);
       return;
     case 'stateObserved':
+      if (s.checking === true && input.state === FirmwareState.Updating) {
+        // Still in Updating after the reboot timeout: it never restarted, and a retry would
+        // send a delivery that a device in Updating refuses.
+        failOrRetry(b, { ...s, device: withDevice(s.device, { state: input.state }) }, 'notRebooted', NOT_REBOOTED, s.device.result);
+        return;
+      }
       onUpdateState(b, s, input.state);
       return;
     case 'resultObserved':
       onUpdateResult(b, s, input.result);
       return;
     case 'timedOut':
-      if (timerDue(s, input.timer, b.now)) failOrRetry(b, s, 'timeout', timeoutExplanation(input.timer, s));
+      if (!timerDue(s, input.timer, b.now)) return;
+      if (s.checking !== true && s.device.state === FirmwareState.Updating) {
+        // Last seen in Updating: ask whether it still is before concluding (a device that
+        // rebooted and could not register again looks the same from here).
+        b.goto({ ...s, checking: true, timer: { name: 'reboot', at: b.now + (b.ctx.config.timeouts.settle ?? DEFAULT_SETTLE_MS) } });
+        b.effect(READ_STATE);
+        return;
+      }
+      failOrRetry(b, s, 'timeout', timeoutExplanation(input.timer, s));
       return;
     case 'cancel':
       b.record(TOO_LATE);
@@ -101,7 +115,7 @@ function toVerifying(b: Builder, s: UpdatingState | RebootingState | VerifyingSt
   };
   b.goto(v);
   if (v.device.result === undefined) b.effect(...OBSERVE);
-  if (version === undefined) b.effect(READ_VERSION);
+  b.effect(...missingReads(b, v));
   evaluate(b, v);
 }
 
@@ -141,7 +155,7 @@ export function onVerifying(b: Builder, s: VerifyingState, input: JobInput): voi
   switch (input.type) {
     case 'resumed':
       recordResumed(b, s);
-      b.effect(...OBSERVE, READ_VERSION);
+      b.effect(...OBSERVE, ...confirmReads(confirmBy(b)));
       return;
     case 'stateObserved':
       b.state = { ...s, device: withDevice(s.device, { state: input.state }) };
@@ -149,6 +163,12 @@ export function onVerifying(b: Builder, s: VerifyingState, input: JobInput): voi
       return;
     case 'resultObserved': {
       const v = { ...s, device: withDevice(s.device, { result: input.result }) };
+      b.state = v;
+      evaluate(b, v);
+      return;
+    }
+    case 'pkgVersionRead': {
+      const v = { ...s, pkgVersion: input.version };
       b.state = v;
       evaluate(b, v);
       return;
@@ -166,15 +186,17 @@ export function onVerifying(b: Builder, s: VerifyingState, input: JobInput): voi
     }
     case 'contactLost':
       // A read was lost: ask again for what is still missing (bounded by the verify timer).
-      if (s.version === undefined) b.effect(READ_VERSION);
+      b.effect(...missingReads(b, s));
       if (s.device.result === undefined) b.effect(READ_RESULT);
       return;
     case 'timedOut': {
       if (!timerDue(s, input.timer, b.now)) return;
-      const { version } = s;
+      const by = confirmBy(b);
+      const version = checked(s, by, b.ctx.job.expectedVersion);
       const expected = b.ctx.job.expectedVersion;
       if (version === undefined) failOrRetry(b, s, 'timeout', timeoutExplanation('verify', s), s.device.result);
-      else if (!sameVersion(version, expected)) failOrRetry(b, s, 'versionMismatch', mismatch(version, expected), s.device.result);
+      else if (!sameVersion(version, expected)) failOrRetry(b, s, 'versionMismatch', mismatch(version, expected, by), s.device.result);
+      else if (by === 'result') failOrRetry(b, s, 'timeout', `The device did not report Update Result 1 before the verify timeout (confirming by Update Result alone); last Update Result: ${String(s.device.result ?? 'none')}.`, s.device.result);
       else failOrRetry(b, s, 'unconfirmed', `${explainReason('unconfirmed')} Last Update Result: ${String(s.device.result ?? 'none')}.`, s.device.result);
       return;
     }
@@ -187,9 +209,10 @@ export function onVerifying(b: Builder, s: VerifyingState, input: JobInput): voi
 }
 
 /**
- * Success needs BOTH Update Result 1 and /3/0/3 equal to the expected version. A failure
- * Result decides at once; Result 0 waits (the device may set the Result shortly after
- * booting) until the verify timer, which then tells 'unconfirmed' from 'versionMismatch'.
+ * Success needs BOTH Update Result 1 and the job's confirmation: /3/0/3 (default) or
+ * /5/0/7 equal to the expected version, or nothing more ('result'). A failure Result
+ * decides at once; Result 0 waits (the device may set the Result shortly after booting)
+ * until the verify timer, which then tells 'unconfirmed' from 'versionMismatch'.
  */
 function evaluate(b: Builder, v: VerifyingState): void {
   const result = v.device.result;
@@ -197,11 +220,37 @@ function evaluate(b: Builder, v: VerifyingState): void {
     failForResult(b, v, result);
     return;
   }
-  if (result !== UpdateResult.Success || v.version === undefined) return;
+  const by = confirmBy(b);
   const expected = b.ctx.job.expectedVersion;
-  if (sameVersion(v.version, expected)) {
-    finish(b, { value: 'succeeded', attempt: v.attempt, version: v.version, updateResult: 1, executionId: v.executionId, finishedAt: b.now }, { updateResult: 1, explanation: explainUpdateResult(1) });
+  const version = checked(v, by, expected);
+  if (result !== UpdateResult.Success || version === undefined) return;
+  if (sameVersion(version, expected)) {
+    const explanation = confirmation(by, version);
+    finish(b, { value: 'succeeded', attempt: v.attempt, version, updateResult: 1, confirmedBy: by, executionId: v.executionId, finishedAt: b.now }, { updateResult: 1, explanation });
   } else {
-    failOrRetry(b, v, 'versionMismatch', mismatch(v.version, expected), result);
+    failOrRetry(b, v, 'versionMismatch', mismatch(version, expected, by), result);
   }
+}
+
+const NOT_REBOOTED =
+  'The device accepted Update but still reports State 3 (Updating) after the reboot timeout: it never restarted into the new firmware. No new delivery is sent to a device in Updating; restart it.';
+
+function confirmBy(b: Builder): ConfirmBy {
+  return b.ctx.job.confirm ?? 'firmwareVersion';
+}
+
+/** The version the confirmation compares (for 'result', the announced one: nothing to compare). */
+function checked(v: VerifyingState, by: ConfirmBy, expected: string): string | undefined {
+  return by === 'firmwareVersion' ? v.version : by === 'pkgVersion' ? v.pkgVersion : expected;
+}
+
+/** The reads a confirmation needs. */
+function confirmReads(by: ConfirmBy): Effect[] {
+  return by === 'firmwareVersion' ? [READ_VERSION] : by === 'pkgVersion' ? [READ_PKG_VERSION] : [];
+}
+
+/** The reads of what the confirmation still lacks. */
+function missingReads(b: Builder, v: VerifyingState): Effect[] {
+  const by = confirmBy(b);
+  return checked(v, by, b.ctx.job.expectedVersion) === undefined ? confirmReads(by) : [];
 }

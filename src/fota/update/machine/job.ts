@@ -57,6 +57,8 @@ function specOf(job: Job): JobSpec {
     payloadOnly: job.payloadOnly,
     ...(job.method === undefined ? {} : { method: job.method }),
     ...(job.packageUris === undefined ? {} : { packageUris: job.packageUris }),
+    ...(job.confirm === undefined ? {} : { confirm: job.confirm }),
+    ...(job.contactTimeout === undefined ? {} : { contactTimeout: job.contactTimeout }),
   };
 }
 

@@ -10,11 +10,17 @@ import { PATHS } from './types';
 
 /** Asks for what starting a delivery needs: the device's State/Result and capabilities. */
 export function probe(b: Builder, q: QueuedState): void {
-  const contact = b.ctx.config.timeouts.contact;
+  const contact = contactTimeout(b.ctx);
   const timer = q.timer ?? (contact === undefined ? undefined : { name: 'contact' as const, at: b.now + contact });
   const { timer: _old, ...rest } = q;
   b.goto({ ...rest, probing: true, ...(timer === undefined ? {} : { timer }) });
   b.effect(...OBSERVE, { type: 'readCapabilities' });
+}
+
+/** The job's contact timeout, else the configuration's; undefined = wait for ever (absent or 0). */
+export function contactTimeout(ctx: MachineContext): number | undefined {
+  const ms = ctx.job.contactTimeout ?? ctx.config.timeouts.contact;
+  return ms === undefined || ms <= 0 ? undefined : ms;
 }
 
 function deliveryEffect(d: DeliveryFields, ctx: MachineContext): Effect {
@@ -33,6 +39,13 @@ export function startDelivery(b: Builder, q: QueuedState, caps: Extract<JobInput
     finish(b, { value: 'failed', attempt: q.attempt, reason: 'unsupportedDelivery', explanation: choice.explanation, finishedAt: b.now });
     return;
   }
+  if (q.device.state === FirmwareState.Updating) {
+    // A device in Updating refuses the reset (Anjay: 4.05) and the new URI (4.00); sending
+    // them would only bury the real cause under a deliveryRejected.
+    const explanation = 'The device reports State 3 (Updating): it accepted an earlier Update and never restarted. No new delivery is sent to a device in Updating; restart it first.';
+    failOrRetry(b, q, 'notRebooted', explanation);
+    return;
+  }
   const d: DeliveringState = {
     value: 'delivering',
     attempt: q.attempt,
@@ -43,6 +56,7 @@ export function startDelivery(b: Builder, q: QueuedState, caps: Extract<JobInput
     started: false,
     finished: false,
     bytes: 0,
+    stateUnmoved: true,
     timer: { name: 'delivery', at: b.now + b.ctx.config.timeouts.delivery },
     device: q.device,
   };
@@ -58,7 +72,7 @@ export function startDelivery(b: Builder, q: QueuedState, caps: Extract<JobInput
 /** Restarts the delivery within the same attempt (after a restart or a reboot of the device). */
 export function redeliver(b: Builder, d: DeliveringState | DownloadedState, reset: boolean): void {
   const { resync: _r, regressed: _g, rejected: _j, total: _t, ...rest } = d;
-  const again: DeliveringState = { ...rest, value: 'delivering', started: false, finished: false, bytes: 0 };
+  const again: DeliveringState = { ...rest, value: 'delivering', started: false, finished: false, bytes: 0, stateUnmoved: true };
   b.goto(again);
   if (d.method === 'push') b.effect({ type: 'stopDelivery' });
   if (reset) b.effect(RESET);
@@ -114,6 +128,8 @@ export function failOrRetry(b: Builder, s: ActiveState, reason: FailureReason, e
   }
   if ((s.value === 'delivering' || s.value === 'downloaded') && s.method === 'push') b.effect({ type: 'stopDelivery' });
   const at = b.now + backoff(s.attempt, b.ctx.config);
+  // A registration that lapsed stays lapsed across the retry (the contact timeout then fails the job).
+  const since = b.input.type === 'deregistered' ? b.now : s.value === 'queued' ? s.unreachableSince : undefined;
   b.goto(
     {
       value: 'queued',
@@ -122,6 +138,7 @@ export function failOrRetry(b: Builder, s: ActiveState, reason: FailureReason, e
       timer: { name: 'retry', at },
       device: s.device,
       lastFailure: { reason, explanation, ...withResult },
+      ...(since === undefined ? {} : { unreachableSince: since }),
     },
     { ...withResult, explanation },
   );
@@ -130,7 +147,7 @@ export function failOrRetry(b: Builder, s: ActiveState, reason: FailureReason, e
 /** Fails (or retries) for a failure Update Result, with the device's reason. */
 export function failForResult(b: Builder, s: ActiveState, result: number): void {
   const reason = failureReasonFor(result) ?? 'unknownResult';
-  failOrRetry(b, s, reason, explainUpdateResult(result), result);
+  failOrRetry(b, s, reason, explainUpdateResult(result, { payloadOnly: b.ctx.job.payloadOnly }), result);
 }
 
 /** Cancel during delivery: stop a push, send the cancel the device supports. */

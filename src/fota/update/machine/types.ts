@@ -3,72 +3,19 @@
  * and the stored job. Types and constants only (plus two predicates on states); the
  * transitions are in the phase files, the overview and THE RUNNER CONTRACT in index.ts.
  */
+import type { EventMap, UpdateEventName } from '../../../events';
 import type { ResourcePath } from '../../../lwm2m/core/model';
 import type { UpdateJobRecord } from '../../../store/types';
 import type { DeliveryMethodName, PackageScheme } from '../delivery';
 import type { FailureReason } from '../update-result';
+import type { ConfirmBy, JobSpec } from './config';
 
-// ---------------------------------------------------------------------------------------
-// Configuration and context
-
-export interface UpdateTimeouts {
-  /** Queued: how long to wait for a device to be reachable; absent = forever (sleepy devices). */
-  readonly contact?: number;
-  /** The whole transfer, from the delivery's start to State Downloaded (not per block). */
-  readonly delivery: number;
-  /** From sending Update to the device accepting it (2.04 or State Updating). */
-  readonly update: number;
-  /** From the device accepting Update to its re-registration (install + reboot). */
-  readonly reboot: number;
-  /** From re-registration to a conclusive Update Result and /3/0/3. */
-  readonly verify: number;
-  /** From sending a cancel to the device confirming it. */
-  readonly cancel: number;
-}
-
-export interface UpdateConfig {
-  /** Attempts in all, the first included; a transient failure on the last one fails the job. */
-  readonly maxAttempts: number;
-  /** Wait before attempt n+1 = min(backoffMaxMs, backoffBaseMs · 2^(n−1)). */
-  readonly backoffBaseMs: number;
-  readonly backoffMaxMs: number;
-  /** Milliseconds. A runner may pass longer ones for queue-mode devices. */
-  readonly timeouts: UpdateTimeouts;
-  /** The oldest history entries are dropped beyond this many. */
-  readonly historyLimit: number;
-}
-
-export const DEFAULT_UPDATE_CONFIG: UpdateConfig = {
-  maxAttempts: 3,
-  backoffBaseMs: 30_000,
-  backoffMaxMs: 3_600_000,
-  timeouts: { delivery: 30 * 60_000, update: 5 * 60_000, reboot: 10 * 60_000, verify: 2 * 60_000, cancel: 2 * 60_000 },
-  historyLimit: 200,
-};
-
-/** What a job is about; fixed when it is created. */
-export interface JobSpec {
-  readonly id: string;
-  readonly endpoint: string;
-  readonly firmwareId: string;
-  /** /3/0/3 the manifest announces; compared after trimming white space. */
-  readonly expectedVersion: string;
-  readonly method?: DeliveryMethodName;
-  readonly payloadOnly: boolean;
-  readonly packageUris?: Readonly<Partial<Record<PackageScheme, string>>>;
-}
-
-export interface MachineContext {
-  /** Epoch ms. */
-  readonly now: number;
-  readonly config: UpdateConfig;
-  readonly job: JobSpec;
-}
+export * from './config';
 
 // ---------------------------------------------------------------------------------------
 // States
 
-export type TimerName = 'contact' | 'retry' | 'delivery' | 'update' | 'reboot' | 'verify' | 'cancel';
+export type TimerName = 'contact' | 'retry' | 'delivery' | 'settle' | 'update' | 'reboot' | 'verify' | 'cancel';
 
 /** A deadline, epoch ms. Each waiting state has at most one. */
 export type Timer = { readonly name: TimerName; readonly at: number };
@@ -89,6 +36,8 @@ export type QueuedState = {
   readonly timer?: Timer;
   readonly device: DeviceView;
   readonly lastFailure?: LastFailure;
+  /** Epoch ms: the device's registration lapsed (expired, de-registered) and it has not registered since. */
+  readonly unreachableSince?: number;
 };
 
 /** What delivering and downloaded share. */
@@ -112,6 +61,11 @@ export type DeliveryFields = {
   readonly regressed?: true;
   /** The device answered this error code to our delivery; the Result read decides why. */
   readonly rejected?: string;
+  /**
+   * No change of State seen since this delivery started. A device whose State still has
+   * not moved once the whole delivery was acknowledged has a stub object 5 (settle timer).
+   */
+  readonly stateUnmoved?: true;
   readonly timer: Timer;
   readonly device: DeviceView;
 };
@@ -136,7 +90,12 @@ export type UpdatingState = {
 };
 
 /** The device accepted Update; waiting for it to install, reboot and register again. */
-export type RebootingState = Omit<UpdatingState, 'value'> & { readonly value: 'rebooting'; readonly acceptedAt: number };
+export type RebootingState = Omit<UpdatingState, 'value'> & {
+  readonly value: 'rebooting';
+  readonly acceptedAt: number;
+  /** The reboot timeout passed with the device last seen in Updating: its State is being read (State 3 → 'notRebooted'). */
+  readonly checking?: true;
+};
 
 /** The device is back; waiting for Update Result 1 and /3/0/3. */
 export type VerifyingState = Omit<UpdatingState, 'value'> & {
@@ -144,6 +103,8 @@ export type VerifyingState = Omit<UpdatingState, 'value'> & {
   readonly since: number;
   /** /3/0/3 as last read. */
   readonly version?: string;
+  /** /5/0/7 as last read (confirm 'pkgVersion'). */
+  readonly pkgVersion?: string;
 };
 
 /** The operator cancelled during delivery; waiting for the device to confirm. */
@@ -165,6 +126,8 @@ export type SucceededState = {
   readonly method?: DeliveryMethodName;
   readonly version: string;
   readonly updateResult: 1;
+  /** The check that confirmed it (absent in jobs stored before the choice existed: /3/0/3). */
+  readonly confirmedBy?: ConfirmBy;
   readonly executionId: string;
   readonly finishedAt: number;
 };
@@ -237,6 +200,8 @@ export type JobInput =
   | { readonly type: 'resultObserved'; readonly result: number }
   /** /3/0/3 read. */
   | { readonly type: 'versionRead'; readonly version: string }
+  /** /5/0/7 (PkgVersion) read. */
+  | { readonly type: 'pkgVersionRead'; readonly version: string }
   /** Answer to writePackageUri ('packageUri') or writeEmptyUri with purpose 'reset'. */
   | { readonly type: 'writeAnswered'; readonly write: 'packageUri' | 'reset'; readonly code: CoapCode }
   /** Answer to executeUpdate. */
@@ -281,6 +246,8 @@ export const PATHS = {
   state: instanceZero(5, 3),
   /** /5/0/5 */
   result: instanceZero(5, 5),
+  /** /5/0/7 */
+  pkgVersion: instanceZero(5, 7),
   /** /5/0/8 */
   protocols: instanceZero(5, 8),
   /** /5/0/9 */
@@ -291,21 +258,17 @@ export const PATHS = {
   firmwareVersion: instanceZero(3, 3),
 } as const;
 
-/** The events the machine emits (past tense: what happened); the runner adds `updateProgressed`. */
-export type UpdateEventType =
-  | 'updateQueued'
-  | 'updateRetryScheduled'
-  | 'updateDeliveryStarted'
-  | 'updateDownloaded'
-  | 'updateExecuted'
-  | 'updateAccepted'
-  | 'updateVerificationStarted'
-  | 'updateCancelRequested'
-  | 'updateSucceeded'
-  | 'updateFailed'
-  | 'updateCancelled'
-  | 'updateResumed'
-  | 'updateAnomalyRecorded';
+/**
+ * The events the machine emits: every update event of src/events.ts's EventMap but
+ * `updateProgressed`, which the runner publishes from the job's state.
+ */
+export type UpdateEventType = Exclude<UpdateEventName, 'updateProgressed'>;
+
+/** What the machine says of event `K`: the map's data but what comes from the job (ids) and the port (method). */
+export type MachineEventData<K extends UpdateEventName> = Omit<EventMap[K], 'jobId' | 'firmwareId' | 'method'>;
+
+/** The effect that publishes one event, its data exactly as the map types it. */
+export type EmitEventEffect = { [K in UpdateEventType]: { readonly type: 'emitEvent'; readonly event: K; readonly data: EventMap[K] } }[UpdateEventType];
 
 export type Effect =
   /** Observe; the first answer is a read and comes back like a notification. Idempotent per path. */
@@ -314,6 +277,7 @@ export type Effect =
   | { readonly type: 'readState'; readonly path: typeof PATHS.state }
   | { readonly type: 'readResult'; readonly path: typeof PATHS.result }
   | { readonly type: 'readFirmwareVersion'; readonly path: typeof PATHS.firmwareVersion }
+  | { readonly type: 'readPkgVersion'; readonly path: typeof PATHS.pkgVersion }
   /** Read /5/0/8 and /5/0/9, find out whether /5/0/10 exists (Discover /5/0, or the object version); answer: capabilitiesRead. */
   | { readonly type: 'readCapabilities' }
   | { readonly type: 'writePackageUri'; readonly path: typeof PATHS.packageUri; readonly uri: string }
@@ -330,7 +294,7 @@ export type Effect =
   | { readonly type: 'clearTimer'; readonly timer: TimerName }
   /** Arm the 'retry' timer for `attempt`; fires as timedOut('retry'). */
   | { readonly type: 'scheduleRetry'; readonly at: number; readonly attempt: number }
-  | { readonly type: 'emitEvent'; readonly event: UpdateEventType; readonly data: Readonly<Record<string, unknown>> };
+  | EmitEventEffect;
 
 // ---------------------------------------------------------------------------------------
 // Steps and history
