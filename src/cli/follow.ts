@@ -247,8 +247,9 @@ async function follow(client: ApiClient, endpoint: string, start: () => Promise<
   };
   let deadline: NodeJS.Timeout | undefined;
   if (!ended) {
-    show(job);
+    // Ctrl-C is ours before the first line shows: whoever sees the job followed can stop following it.
     process.once('SIGINT', onSigint);
+    show(job);
     if (options.timeoutMs !== undefined) {
       deadline = setTimeout(() => {
         timedOut = true;
