@@ -736,6 +736,7 @@ class Endpoint implements CoapEndpoint {
       datagram = this.encodeResponse(type, mid, ctx.token, res, ctx.block2, ctx.size2Requested, ctx.block1Echo);
     } catch (err) {
       this.handlerFailed(ctx, err);
+      this.sent(res, ctx.peer);
       return;
     }
     // RFC 7252 §4.5: duplicate detection "MAY be relaxed in case the Confirmable message
@@ -743,6 +744,18 @@ class Endpoint implements CoapEndpoint {
     // duplicates (a 1 KiB datagram per block: most of the dedup memory and ~20% of the CPU
     // of a firmware download); a duplicate is answered again from the shared payload.
     this.sendReply(ctx, type, mid, datagram, separate, ctx.replayable && ctx.marker === undefined);
+    this.sent(res, ctx.peer);
+  }
+
+  /** The handler's follow-up, now that its answer is on its way (OutgoingResponse.onSent). */
+  private sent(res: OutgoingResponse, peer: Peer): void {
+    const onSent = res.onSent;
+    if (onSent === undefined) return;
+    try {
+      onSent();
+    } catch (err) {
+      this.reportError(err instanceof Error ? err : new Error(String(err)), peer);
+    }
   }
 
   private sendReply(ctx: Reply, type: MessageType, mid: number, datagram: Buffer, separate: boolean, replay = false): void {

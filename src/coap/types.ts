@@ -129,6 +129,15 @@ export interface OutgoingResponse {
   readonly maxAge?: number;
   readonly observe?: number;
   readonly options?: readonly CoapOption[];
+  /**
+   * Called once the answer has been handed to the channel (or, when it could not be
+   * encoded, the 5.00 sent in its place). What the answer allows — requests to the peer that
+   * the answer made possible — starts here, so that it follows the answer on the wire: a
+   * client may ignore requests that arrive before it (Wakaama ignores management requests
+   * while its registration is pending). Not called again for a duplicate answered from the
+   * deduplication cache, nor when the endpoint closed before the answer left.
+   */
+  readonly onSent?: () => void;
 }
 
 /**

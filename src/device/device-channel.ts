@@ -19,7 +19,7 @@ export interface RadioStats {
   received: number;
   droppedOut: number;
   droppedIn: number;
-  /** Datagrams that arrived while the device was asleep or off. */
+  /** Datagrams that arrived while the device was asleep or off, or that it chose to ignore. */
   ignoredIn: number;
 }
 
@@ -30,6 +30,8 @@ export interface DeviceChannelOptions {
   readonly random: () => number;
   /** Called with every datagram that arrives while the radio is on (after drops): the device notes activity. */
   readonly onActivity?: (datagram: Buffer) => void;
+  /** Datagrams the device ignores now though its radio is on (counted in `ignoredIn`). */
+  readonly ignore?: (datagram: Buffer) => boolean;
 }
 
 export class DeviceChannel implements DatagramChannel {
@@ -48,6 +50,10 @@ export class DeviceChannel implements DatagramChannel {
       }
       if (this.lose()) {
         this.stats.droppedIn++;
+        return;
+      }
+      if (this.options.ignore?.(datagram) === true) {
+        this.stats.ignoredIn++;
         return;
       }
       this.stats.received++;

@@ -16,6 +16,7 @@ import { deviceSeed, FaultState, seededRandom } from './faults';
 import { FirmwareObject, type FetchOptions, type FetchOutcome, type FirmwareHost } from './firmware-object';
 import { lwm2mPathOf, ObjectTree, type ResourceSpec } from './object-tree';
 import { Observers } from './observers';
+import { hasRequestChecks, refuseRequest } from './request-checks';
 import type { DeviceEvent, DeviceEventMap, DeviceEventName, DeviceInfo, DeviceListener, DeviceLwm2mVersion, DeviceOptions, EmulatedDevice, SlotInfo } from './types';
 import { parseCoapUri, resolvePeer } from './uri';
 
@@ -121,6 +122,10 @@ class Device extends EventEmitter implements EmulatedDevice {
   private defaultPmax = 0;
   private notificationStoring = false;
   private updating = false;
+  /** Whether requests go through the habits of request-checks.ts (answerOnlyFormats, strictLwm2mJson). */
+  private readonly checked: boolean;
+  /** A Register or an Update waits for its answer (see DeviceOptions.strictRegistration). */
+  private registrationPending = false;
   /** Bumped by Create and Delete: an Update carries the links until one with this value is answered. */
   private linksVersion = 0;
   private linksSent = 0;
@@ -133,6 +138,7 @@ class Device extends EventEmitter implements EmulatedDevice {
     this.binding = options.binding ?? 'U';
     this.queueMode = this.binding === 'UQ';
     this.lifetime = options.lifetime ?? 300;
+    this.checked = hasRequestChecks(options);
     const blockSize = options.blockSize ?? 256;
     if (![16, 32, 64, 128, 256, 512, 1024].includes(blockSize)) throw new Lwm2mFotaError('ERR_CLI_USAGE', `block size must be a power of two from 16 to 1024, got ${blockSize}`);
     this.blockSize = blockSize;
@@ -334,6 +340,10 @@ class Device extends EventEmitter implements EmulatedDevice {
   private handle(req: IncomingRequest): OutgoingResponse {
     const path = lwm2mPathOf(req.path);
     if (!path) return { code: '4.04' };
+    if (this.checked) {
+      const refused = refuseRequest(this.options, req);
+      if (refused !== undefined) return refused;
+    }
     switch (req.method) {
       case 'GET': {
         if (req.accept === ContentFormat.LinkFormat) return this.tree.discover(path);
@@ -394,6 +404,7 @@ class Device extends EventEmitter implements EmulatedDevice {
       dropRate: this.faults.dropRate,
       random: this.random,
       onActivity: (d) => this.onActivity(d),
+      ...(this.options.strictRegistration === true ? { ignore: (d: Buffer) => this.registrationPending && isRequest(d) } : {}),
     });
     const coap = await createCoapEndpoint({
       channel: radio,
@@ -517,13 +528,14 @@ class Device extends EventEmitter implements EmulatedDevice {
       if (this.radio && this.radio.mode === 'asleep') this.wake();
       const links = this.linksVersion;
       try {
+        this.registrationPending = true;
         const inflight = coap.request(this.serverPeer, {
           method: 'POST',
           path: ['rd'],
           query: this.registrationQuery(),
           payload: Buffer.from(formatLinkFormat(this.tree.registrationLinks()), 'utf8'),
           contentFormat: ContentFormat.LinkFormat,
-        });
+        }).finally(() => (this.registrationPending = false));
         this.inflight = inflight;
         const res = await inflight;
         if (gen !== this.generation || this.stopped) {
@@ -597,7 +609,10 @@ class Device extends EventEmitter implements EmulatedDevice {
         ? {}
         : { payload: Buffer.from(formatLinkFormat(this.tree.registrationLinks()), 'utf8'), contentFormat: ContentFormat.LinkFormat };
     try {
-      const res = await coap.request(this.serverPeer, { method: 'POST', path: reg.location, query, ...withLinks });
+      this.registrationPending = true;
+      const res = await coap
+        .request(this.serverPeer, { method: 'POST', path: reg.location, query, ...withLinks })
+        .finally(() => (this.registrationPending = false));
       if (gen !== this.generation || this.stopped) return;
       if (res.code === '2.04') {
         this.linksSent = links;
@@ -792,6 +807,14 @@ class Device extends EventEmitter implements EmulatedDevice {
   override off<K extends DeviceEventName>(event: K, listener: DeviceListener<K>): this {
     return super.off(event, listener as (...args: unknown[]) => void);
   }
+}
+
+/** A CoAP request (RFC 7252 §3: code class 0 but not Empty, CON or NON), from its first two bytes. */
+function isRequest(datagram: Buffer): boolean {
+  if (datagram.length < 4) return false;
+  const type = (datagram[0]! >> 4) & 3;
+  const code = datagram[1]!;
+  return code !== 0 && code >> 5 === 0 && type <= 1;
 }
 
 function pathIds(p: LwM2mPath): number[] {

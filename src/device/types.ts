@@ -104,6 +104,26 @@ export interface DeviceOptions {
   readonly formats?: ContentFormatRegistry;
   /** First registration retry delay (ms, default 1000; doubles up to 60 s). */
   readonly registrationRetryMs?: number;
+  /**
+   * Strict registration: ignore (drop unanswered) every request from the server that
+   * arrives while a Register or an Update of this device waits for its answer — Wakaama
+   * ignores management requests while its registration is pending — so a server that asks
+   * before it answered pays a retransmission. Ignored requests count in `radio.ignoredIn`.
+   * Default false.
+   */
+  readonly strictRegistration?: boolean;
+  /**
+   * Formats the device emits in answers but does not read in a request body (a Write, a
+   * Create, the paths of a Read-Composite): such a body gets 4.15, e.g. `[11544]` for a
+   * device that answers in LwM2M CBOR only. Default: none.
+   */
+  readonly answerOnlyFormats?: readonly number[];
+  /**
+   * A strict LwM2M JSON reader: a body whose entries lack "n" (`{"bn":"/1/0/1","e":[{"v":1}]}`)
+   * gets 4.06, as a strict client answers; it reads a resource only as `bn` of the instance
+   * plus `n`. Default false.
+   */
+  readonly strictLwm2mJson?: boolean;
 }
 
 /** One slot of flash as `info()` shows it. */

@@ -20,6 +20,35 @@ describe('requests and responses', () => {
     expect(back.payload.toString()).toBe('ok');
   });
 
+  test.each([
+    ['synchronous', false],
+    ['asynchronous', true],
+  ] as const)('onSent of a %s handler runs once its answer left: a request it makes follows the ACK on the wire', async (_kind, later) => {
+    const server = await endpoint();
+    let calls = 0;
+    server.route(['rd'], (req) => {
+      const res = {
+        code: ResponseCode.Created,
+        onSent: () => {
+          calls++;
+          void server.request(req.peer, { method: 'GET', path: '/3/0/3' }).catch(() => undefined);
+        },
+      };
+      return later ? Promise.resolve(res) : res;
+    });
+    const raw = await RawPeer.bind();
+    raw.sendMessage(server.address().port, { type: MessageType.CON, code: 2, mid: 31, token: Buffer.from([7]), options: [{ number: 11, value: Buffer.from('rd') }] });
+    await raw.waitFor(2);
+    const [first, second] = raw.received.map((r) => r.msg);
+    expect({ type: first!.type, code: codeToString(first!.code), mid: first!.messageId }).toEqual({ type: MessageType.ACK, code: '2.01', mid: 31 });
+    expect({ type: second!.type, code: codeToString(second!.code) }).toEqual({ type: MessageType.CON, code: '0.01' });
+    // A duplicate is answered from the cache: no second follow-up.
+    raw.sendMessage(server.address().port, { type: MessageType.CON, code: 2, mid: 31, token: Buffer.from([7]), options: [{ number: 11, value: Buffer.from('rd') }] });
+    await raw.waitFor(3);
+    await sleep(20);
+    expect(calls).toBe(1);
+  });
+
   test('a NON request gets a NON response', async () => {
     const server = await endpoint();
     server.route([], () => ({ code: ResponseCode.Content, payload: Buffer.from('non') }));

@@ -6,6 +6,7 @@
  *
  * `textOnly` makes it an old 1.0 device that speaks text/plain for single resources only
  * and refuses whole instances with 4.06 (or 4.04 with `treeRefusal: '4.04'`).
+ * `answerOnlyFormats` makes it emit formats it does not read in requests (4.15).
  */
 import { createCoapEndpoint } from '../../src/coap';
 import type { CoapEndpoint, IncomingRequest, OutgoingResponse, Peer, TransmissionParameters } from '../../src/coap/types';
@@ -42,6 +43,11 @@ export interface TestDeviceOptions {
   readonly objectVersions?: Readonly<Record<number, string>>;
   readonly transmission?: Partial<TransmissionParameters>;
   readonly models?: ModelRegistry;
+  /**
+   * Formats the device emits in answers but does not read in a request body (a Write, a
+   * Create, the paths of a Read/Observe-Composite …): such a body gets 4.15.
+   */
+  readonly answerOnlyFormats?: readonly number[];
 }
 
 export interface SeenRequest {
@@ -315,6 +321,9 @@ export class TestDevice {
       }));
     } catch {
       return text('4.04', 'no such path');
+    }
+    if (req.contentFormat !== undefined && req.payload.length > 0 && this.options.answerOnlyFormats?.includes(req.contentFormat) === true) {
+      return text('4.15', `content format ${req.contentFormat} is produced here, not read`);
     }
     try {
       switch (req.method) {

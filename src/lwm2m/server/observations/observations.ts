@@ -61,6 +61,8 @@ interface Live {
   handle: ObservationHandle | undefined;
   /** Set once the device accepted it (and it was persisted). */
   established: boolean;
+  /** Composite: the Content-Format of the paths the device took (the record keeps the Accept only). */
+  body?: number;
 }
 
 const NOT_THAT_FORMAT = new Set(['4.06', '4.15']);
@@ -221,12 +223,15 @@ export class ObservationService {
    */
   async observeComposite(ctx: DeviceContext, req: ObserveCompositeRequest): Promise<CompositeResponse> {
     validateRequest(req, ctx.model);
-    const list = req.format !== undefined ? [req.format] : this.o.client.compositeCandidates(ctx);
-    if (list.length === 0) {
+    // The paths' format and the answer's are negotiated apart (see CompositeFormats).
+    const formats = ctx.lwm2mVersion === '1.0' ? undefined : this.o.client.compositeFormats(ctx, req.format);
+    if (formats === undefined) {
       throw new Lwm2mFotaError('ERR_LWM2M_UNSUPPORTED_FORMAT', `observeComposite needs LwM2M 1.1 or later; ${ctx.endpoint} registered with ${ctx.lwm2mVersion}`);
     }
     let answer: CompositeResponse | undefined;
-    for (const [n, f] of list.entries()) {
+    for (;;) {
+      const f = formats.accept;
+      const body = formats.body;
       const token = randomBytes(8);
       const record: ObservationRecord = {
         token: token.toString('hex'),
@@ -237,14 +242,14 @@ export class ObservationService {
         format: f,
         createdAt: this.now(),
       };
-      const state: Live = { record, paths: [...req.paths], handle: undefined, established: false };
+      const state: Live = { record, paths: [...req.paths], handle: undefined, established: false, body };
       this.live.set(record.token, state);
       // The endpoint's observe() speaks GET only: attach the listener to the token first
       // (a notification may overtake the answer), then FETCH with Observe=0 ourselves.
       state.handle = this.o.coap.resumeObservation(ctx.peer, token, (x) => this.handleNotification(state, x));
       let res: IncomingResponse;
       try {
-        res = await this.o.client.exchange(ctx, { ...buildCoapRequest(req, ctx, this.o.formats, f), token }, describe(req));
+        res = await this.o.client.exchange(ctx, { ...buildCoapRequest(req, ctx, this.o.formats, f, body), token }, describe(req));
       } catch (err) {
         this.live.delete(record.token);
         await state.handle.cancel({ sendDeregister: false });
@@ -254,9 +259,10 @@ export class ObservationService {
       if (!established) {
         this.live.delete(record.token);
         await state.handle.cancel({ sendDeregister: false });
-        if (NOT_THAT_FORMAT.has(res.code) && n < list.length - 1) continue;
+        if (formats.step(res.code)) continue;
       }
       answer = decodeCoapResponse(req, res, ctx, this.o.formats, f) as CompositeResponse;
+      if (answer.success && req.format === undefined) this.o.client.learnComposite(ctx, body, answer.format);
       if (established) answer = await this.established(state, answer);
       break;
     }
@@ -295,15 +301,7 @@ export class ObservationService {
       const out: OutgoingRequest =
         rec.kind === 'single'
           ? { method: 'GET', path: uriPath(state.paths[0] as LwM2mPath, ctx.rootPath), observe: 1, token, ...(rec.format === undefined ? {} : { accept: rec.format }) }
-          : {
-              method: 'FETCH',
-              path: uriPath({ level: 'root' }, ctx.rootPath),
-              observe: 1,
-              token,
-              contentFormat: rec.format as number,
-              accept: rec.format as number,
-              payload: this.o.formats.encodePaths(rec.format as number, state.paths),
-            };
+          : this.cancelFetch(ctx, state, token);
       try {
         const res = await this.o.client.exchange(ctx, out, `cancel observation ${rec.token}`);
         response = { operation: 'cancelObservation', code: res.code, success: res.code.startsWith('2.') };
@@ -315,6 +313,25 @@ export class ObservationService {
     }
     await this.end(state, 'cancelled');
     return response;
+  }
+
+  /**
+   * The FETCH with Observe=1 that ends a composite observation: the paths in the format the
+   * device took when it began (after a restart: the best body format known for it), Accept
+   * as then.
+   */
+  private cancelFetch(ctx: DeviceContext, state: Live, token: Buffer): OutgoingRequest {
+    const accept = state.record.format as number;
+    const body = state.body ?? this.o.client.compositeBodyCandidates(ctx)[0] ?? accept;
+    return {
+      method: 'FETCH',
+      path: uriPath({ level: 'root' }, ctx.rootPath),
+      observe: 1,
+      token,
+      contentFormat: body,
+      accept,
+      payload: this.o.formats.encodePaths(body, state.paths),
+    };
   }
 
   /** Whether the endpoint has any observation, established or starting. */

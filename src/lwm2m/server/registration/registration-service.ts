@@ -65,6 +65,13 @@ function refusal(err: unknown): OutgoingResponse {
  * The LwM2M registration interface (`/rd`): Register, Update, De-register and lifetime
  * expiry, with every accepted change committed to the store — and its event to the event
  * log — before the device gets its answer.
+ *
+ * The change reaches listeners and the bus's subscribers only once the answer has been
+ * handed to the socket (`OutgoingResponse.onSent`): whatever they send the device (the
+ * inventory's read of /3/0/3, queued requests, an update job's probe) follows the 2.01 or
+ * 2.04 on the wire. A client may drop requests that overtake it — Wakaama ignores
+ * management requests while its registration is pending, so every registration would cost
+ * a retransmission.
  */
 export class RegistrationService {
   private readonly byEndpoint = new RecordIndex<RegistrationRecord>((r) => r.endpoint);
@@ -167,9 +174,15 @@ export class RegistrationService {
     this.sweepTimer = undefined;
   }
 
-  /** The `/rd` route handler. Bad requests get 4.xx with a diagnostic and change nothing. */
+  /**
+   * The `/rd` route handler for callers other than the endpoint: the answer is taken as
+   * sent (listeners and subscribers hear of the change before it resolves). Bad requests
+   * get 4.xx with a diagnostic and change nothing.
+   */
   async handle(req: IncomingRequest): Promise<OutgoingResponse> {
-    return this.serve(req);
+    const { onSent, ...res } = await this.serve(req);
+    onSent?.();
+    return res;
   }
 
   /**
@@ -256,9 +269,14 @@ export class RegistrationService {
         // Another registration of the endpoint may have committed meanwhile; only then
         // is `replaced` perhaps not the endpoint's registration any more.
         this.index(rec, this.committed(endpoint) ? this.byEndpoint.get(endpoint) : replaced);
-        this.events.deliver(stored);
-        this.emit(replaced ? { type: 'registered', registration: rec, replaced } : { type: 'registered', registration: rec });
-        return { code: ResponseCode.Created, locationPath: ['rd', rec.registrationId] };
+        return {
+          code: ResponseCode.Created,
+          locationPath: ['rd', rec.registrationId],
+          onSent: () => {
+            this.events.deliver(stored);
+            this.emit(replaced ? { type: 'registered', registration: rec, replaced } : { type: 'registered', registration: rec });
+          },
+        };
       },
       (err: unknown) => {
         this.committed(endpoint);
@@ -306,13 +324,20 @@ export class RegistrationService {
     if (rec.smsNumber !== previous.smsNumber && rec.smsNumber !== undefined) changed.smsNumber = rec.smsNumber;
     if (links !== previous.links) changed.objectLinks = parseRegistrationLinks(links).objectLinks;
     const stored = await this.store.putWithEvent(rec, newEvent({ type: 'updated', endpoint: rec.endpoint, time: now, data: changed }));
-    this.events.deliver(stored);
     // A de-registration or re-registration may have won the race while we committed.
-    if (this.byId.get(id) !== previous) return reject(ResponseCode.NotFound, `no registration ${id}`);
+    if (this.byId.get(id) !== previous) {
+      this.events.deliver(stored);
+      return reject(ResponseCode.NotFound, `no registration ${id}`);
+    }
     // Still current (checked above): `previous` is the endpoint's registration.
     this.index(rec, previous);
-    this.emit({ type: 'updated', registration: rec, previous });
-    return { code: ResponseCode.Changed };
+    return {
+      code: ResponseCode.Changed,
+      onSent: () => {
+        this.events.deliver(stored);
+        this.emit({ type: 'updated', registration: rec, previous });
+      },
+    };
   }
 
   private async deregister(id: string): Promise<OutgoingResponse> {
@@ -323,8 +348,7 @@ export class RegistrationService {
       this.store.delete(rec.endpoint),
       this.events.publish({ type: 'deregistered', endpoint: rec.endpoint, data: { registrationId: id } }),
     ]);
-    this.emit({ type: 'deregistered', registration: rec });
-    return { code: ResponseCode.Deleted };
+    return { code: ResponseCode.Deleted, onSent: () => this.emit({ type: 'deregistered', registration: rec }) };
   }
 
   /** Drops every registration whose lifetime (plus grace) has passed; publishes `expired` for each. */

@@ -157,6 +157,9 @@ export function checkExecuteArguments(args: string): void {
 /**
  * The CoAP request for an operation. `format` is the Content-Format to ask for (reads,
  * observe, composite) or to encode with (writes, create); required where a body is encoded.
+ * `bodyFormat` is the Content-Format of the paths a Read/Observe-Composite carries in its
+ * body (default: `format`): a device may emit a format it does not read (TS Core 1.2 lets
+ * the two differ: Content-Format for the request, Accept for the answer).
  *
  * @throws Lwm2mFotaError ERR_LWM2M_UNSUPPORTED_FORMAT, ERR_LWM2M_VALUE, ERR_LWM2M_PATH
  *   when the content cannot be encoded.
@@ -166,6 +169,7 @@ export function buildCoapRequest(
   ctx: Pick<DeviceContext, 'model' | 'rootPath' | 'lwm2mVersion'>,
   formats: ContentFormatRegistry,
   format: number | undefined,
+  bodyFormat?: number,
 ): OutgoingRequest {
   const root = ctx.rootPath;
   const need = (): number => {
@@ -224,12 +228,13 @@ export function buildCoapRequest(
     case 'readComposite':
     case 'observeComposite': {
       const f = need();
+      const body = bodyFormat ?? f;
       return {
         method: 'FETCH',
         path: uriPath({ level: 'root' }, root),
-        contentFormat: f,
+        contentFormat: body,
         accept: f,
-        payload: formats.encodePaths(f, req.paths),
+        payload: formats.encodePaths(body, req.paths),
         ...(req.operation === 'observeComposite' ? { observe: 0 } : {}),
       };
     }

@@ -25,9 +25,11 @@ import {
   validateRequest,
   valueTypeAt,
 } from './build';
+import { CompositeFormats } from './composite-formats';
 import type { DeviceContext } from './device-context';
 import {
   isSuccessCode,
+  type CompositeResponse,
   type CreateRequest,
   type Lwm2mRequest,
   type Lwm2mResponse,
@@ -37,12 +39,27 @@ import {
   type WriteRequest,
 } from './types';
 
-/** What a device has shown it can do; kept in memory and forgotten when it re-registers. */
+/**
+ * What a device has shown it can do; kept in memory and forgotten when it re-registers.
+ * Only what was negotiated is learnt — never a format an operation had to use (a Create
+ * without an instance id goes as TLV whatever the device prefers) — and what a device
+ * answers in is kept apart from what it takes in a request: what one operation needs does
+ * not change what the others use.
+ */
 export interface DeviceCapabilities {
-  /** Content-Format that worked for single values, for trees, for composite operations. */
+  /**
+   * Content-Format the device answered in: single values, trees (Read, Observe), and
+   * Read/Observe-Composite.
+   */
   single?: number;
   multi?: number;
   composite?: number;
+  /**
+   * Content-Format the device took in a request body: single values and trees (Write,
+   * Create with an instance id), composite bodies (the paths of Read/Observe-Composite, the
+   * values of Write-Composite).
+   */
+  bodies?: { single?: number; multi?: number; composite?: number };
   /** The device answers only text/plain: trees are read and written resource by resource. */
   textOnly?: boolean;
 }
@@ -122,7 +139,8 @@ export class DeviceClient {
 
   /** What the client has learnt about the device (a copy). */
   capabilities(endpoint: string): DeviceCapabilities {
-    return { ...this.caps.get(endpoint) };
+    const c = this.caps.get(endpoint);
+    return c?.bodies === undefined ? { ...c } : { ...c, bodies: { ...c.bodies } };
   }
 
   /** Forgets what was learnt (the device re-registered: it may run other firmware now). */
@@ -139,22 +157,59 @@ export class DeviceClient {
     return c;
   }
 
+  /** Notes the format the device took in a request body of this kind. */
+  private learnBody(endpoint: string, kind: RequestKind, format: number): void {
+    const c = this.capsOf(endpoint);
+    (c.bodies ??= {})[kind] = format;
+  }
+
   /**
-   * Formats to ask for when reading `path`, best first: what worked before, then the
-   * version's preference (formats the device announced with `ct` first), limited to the
-   * registered codecs that can carry the result.
+   * Formats to ask for when reading `path`, best first: what the device answered in before,
+   * then the version's preference (formats the device announced with `ct` first), limited
+   * to the registered codecs that can carry the result.
    */
   readCandidates(ctx: DeviceContext, path: LwM2mPath): number[] {
     const kind = readKind(path, ctx.model);
-    return this.candidates(ctx, kind, valueTypeAt(path, ctx.model));
+    return this.candidates(ctx, kind, valueTypeAt(path, ctx.model), this.caps.get(ctx.endpoint)?.[kind]);
   }
 
-  /** Formats for Read/Write/Observe-Composite (empty for LwM2M 1.0). */
+  /** Formats to ask for in the answer of Read/Observe-Composite, best first (empty for LwM2M 1.0). */
   compositeCandidates(ctx: DeviceContext): number[] {
-    return this.candidates(ctx, 'composite', undefined);
+    return this.candidates(ctx, 'composite', undefined, this.caps.get(ctx.endpoint)?.composite);
   }
 
-  private candidates(ctx: DeviceContext, kind: RequestKind, type: ValueType | undefined): number[] {
+  /**
+   * Formats for the paths in a Read/Observe-Composite request, best first: what the device
+   * took in a composite body before, then SenML CBOR and SenML JSON (in the order of the
+   * device's `ct`), LwM2M CBOR last — a 1.2 device may answer in LwM2M CBOR yet take the
+   * paths only in SenML (empty for LwM2M 1.0).
+   */
+  compositeBodyCandidates(ctx: DeviceContext): number[] {
+    const learnt = this.caps.get(ctx.endpoint)?.bodies?.composite;
+    const list = this.candidates(ctx, 'composite', undefined, undefined);
+    const senml = list.filter((f) => f !== ContentFormat.Lwm2mCbor);
+    const ordered = [...senml, ...list.filter((f) => f === ContentFormat.Lwm2mCbor)];
+    return learnt !== undefined && list.includes(learnt) ? withoutDuplicates([learnt, ...ordered]) : ordered;
+  }
+
+  /**
+   * The formats of a Read/Observe-Composite: the body and the Accept, negotiated apart
+   * (`explicit` fixes both). Undefined for LwM2M 1.0 (no composite operations).
+   */
+  compositeFormats(ctx: DeviceContext, explicit?: number): CompositeFormats | undefined {
+    if (explicit !== undefined) return new CompositeFormats([explicit], [explicit]);
+    const accepts = this.compositeCandidates(ctx);
+    const bodies = this.compositeBodyCandidates(ctx);
+    return accepts.length === 0 || bodies.length === 0 ? undefined : new CompositeFormats(bodies, accepts);
+  }
+
+  /** Notes what a successful Read/Observe-Composite showed: the body it took, the format it answered in. */
+  learnComposite(ctx: DeviceContext, body: number, answer: number | undefined): void {
+    this.learnBody(ctx.endpoint, 'composite', body);
+    if (answer !== undefined && formatCarries(answer, 'composite')) this.capsOf(ctx.endpoint).composite = answer;
+  }
+
+  private candidates(ctx: DeviceContext, kind: RequestKind, type: ValueType | undefined, learnt: number | undefined): number[] {
     // LwM2M 1.0 has no composite operations, whatever a device says it speaks.
     if (kind === 'composite' && ctx.lwm2mVersion === '1.0') return [];
     const preferred = preferredFormats(ctx.lwm2mVersion, kind);
@@ -168,7 +223,6 @@ export class DeviceClient {
         : [...preferred.filter((f) => announced.includes(f)), ...announced.filter((f) => !preferred.includes(f)), ...preferred.filter((f) => !announced.includes(f))];
     // TS Core §7.3: an Opaque value travels as application/octet-stream; nobody announces 42.
     if (kind === 'single' && type === 'opaque') list = [ContentFormat.OctetStream, ...list];
-    const learnt = this.caps.get(ctx.endpoint)?.[kind];
     if (learnt !== undefined) list = [learnt, ...list];
     return withoutDuplicates(list).filter((f) => this.formats.has(f) && formatCarries(f, kind, type));
   }
@@ -391,10 +445,10 @@ export class DeviceClient {
     }
     const type = req.node.kind === 'resource' || req.node.kind === 'resourceInstance' ? req.node.type : undefined;
     let last: Lwm2mResponse | undefined;
-    for (const f of this.candidates(ctx, kind, type)) {
+    for (const f of this.candidates(ctx, kind, type, caps.bodies?.[kind])) {
       last = await this.once(ctx, req, f, transfer);
       if (!NOT_THAT_FORMAT.has(last.code)) {
-        if (last.success) caps[kind] = f;
+        if (last.success) this.learnBody(ctx.endpoint, kind, f);
         return last;
       }
     }
@@ -432,12 +486,14 @@ export class DeviceClient {
 
   private async create(ctx: DeviceContext, req: CreateRequest): Promise<Lwm2mResponse> {
     if (req.format !== undefined) return this.once(ctx, req, req.format);
-    const list = req.instance.id === undefined ? [ContentFormat.Tlv] : this.candidates(ctx, 'multi', undefined);
+    // Without an instance id only TLV can carry the resources alone: a format this Create
+    // must use, not one the device chose, so it teaches nothing about the device.
+    if (req.instance.id === undefined) return this.once(ctx, req, ContentFormat.Tlv);
     let last: Lwm2mResponse | undefined;
-    for (const f of list) {
+    for (const f of this.candidates(ctx, 'multi', undefined, this.caps.get(ctx.endpoint)?.bodies?.multi)) {
       last = await this.once(ctx, req, f);
       if (!NOT_THAT_FORMAT.has(last.code)) {
-        if (last.success) this.capsOf(ctx.endpoint).multi = f;
+        if (last.success) this.learnBody(ctx.endpoint, 'multi', f);
         return last;
       }
     }
@@ -447,17 +503,30 @@ export class DeviceClient {
 
   private async composite(ctx: DeviceContext, req: Extract<Lwm2mRequest, { operation: 'readComposite' | 'writeComposite' }>): Promise<Lwm2mResponse> {
     if (req.format !== undefined) return this.once(ctx, req, req.format);
-    const list = this.compositeCandidates(ctx);
-    if (list.length === 0) {
-      throw new Lwm2mFotaError('ERR_LWM2M_UNSUPPORTED_FORMAT', `${req.operation} needs LwM2M 1.1 or later; ${ctx.endpoint} registered with ${ctx.lwm2mVersion}`, {
+    const unsupported = (): Lwm2mFotaError =>
+      new Lwm2mFotaError('ERR_LWM2M_UNSUPPORTED_FORMAT', `${req.operation} needs LwM2M 1.1 or later; ${ctx.endpoint} registered with ${ctx.lwm2mVersion}`, {
         context: { endpoint: ctx.endpoint },
       });
+    if (req.operation === 'readComposite') {
+      const formats = this.compositeFormats(ctx);
+      if (formats === undefined) throw unsupported();
+      for (;;) {
+        const out = buildCoapRequest(req, ctx, this.formats, formats.accept, formats.body);
+        const res = await this.exchange(ctx, out, describe(req));
+        if (formats.step(res.code)) continue;
+        const answer = decodeCoapResponse(req, res, ctx, this.formats, formats.accept) as CompositeResponse;
+        if (answer.success) this.learnComposite(ctx, formats.body, answer.format);
+        return answer;
+      }
     }
+    // Write-Composite: the values are the body, and what it took is a body format.
+    const list = this.candidates(ctx, 'composite', undefined, this.caps.get(ctx.endpoint)?.bodies?.composite);
+    if (list.length === 0) throw unsupported();
     let last: Lwm2mResponse | undefined;
     for (const f of list) {
       last = await this.once(ctx, req, f);
       if (!NOT_THAT_FORMAT.has(last.code)) {
-        if (last.success) this.capsOf(ctx.endpoint).composite = f;
+        if (last.success) this.learnBody(ctx.endpoint, 'composite', f);
         return last;
       }
     }
