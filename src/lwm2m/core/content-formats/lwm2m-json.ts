@@ -7,38 +7,20 @@ import { pathIds, type LwM2mPath } from '../model/path';
 import type { Lwm2mModel } from '../model/types';
 import type { NodeCodec } from './codec';
 import { jsonString, parseJson } from './json';
-import type { Lwm2mNode, TypedValue } from './node';
+import type { Lwm2mNode } from './node';
 import { nodeToRecords, recordsToNode, type OutRecord, type SenmlRecord } from './senml';
-import { jsonNumber } from './senml-json';
-import { contentError, dateToSeconds, formatFloat, formatObjectLink, integerOf, parseObjectLink, type RawValue } from './values';
+import { jsonNumber, jsonValueField, type JsonValueLabels } from './senml-json';
+import { contentError, parseObjectLink, type RawValue } from './values';
 
-function entryValue(v: TypedValue): string {
-  switch (v.type) {
-    case 'integer':
-    case 'unsigned':
-      return `"v":${integerOf(v.value)}`;
-    case 'float':
-      return `"v":${formatFloat(v.value)}`;
-    case 'time':
-      return `"v":${dateToSeconds(v.value)}`;
-    case 'boolean':
-      return `"bv":${v.value}`;
-    case 'string':
-    case 'corelnk':
-      return `"sv":${jsonString(v.value)}`;
-    case 'opaque':
-      return `"sv":${jsonString(Buffer.from(v.value).toString('base64'))}`;
-    case 'objlnk':
-      return `"ov":${jsonString(formatObjectLink(v.value))}`;
-  }
-}
+/** LwM2M 1.0 JSON's labels: "bv", "sv" (opaque too, in base64), "ov". */
+const LWM2M_JSON_LABELS: JsonValueLabels = { boolean: 'bv', string: 'sv', opaque: 'sv', objlnk: 'ov', base64: 'base64' };
 
 function write(records: readonly OutRecord[]): Buffer {
   const bn = records[0]?.bn;
   const entries = records.map((r) => {
     const fields: string[] = [];
     if (r.n !== undefined) fields.push(`"n":${jsonString(r.n)}`);
-    if (r.value !== undefined) fields.push(entryValue(r.value));
+    if (r.value !== undefined) fields.push(jsonValueField(r.value, LWM2M_JSON_LABELS));
     return `{${fields.join(',')}}`;
   });
   return Buffer.from(`{${bn === undefined ? '' : `"bn":${jsonString(bn)},`}"e":[${entries.join(',')}]}`, 'utf8');

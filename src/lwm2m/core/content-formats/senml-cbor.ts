@@ -4,25 +4,9 @@
  * vd 8); LwM2M's "vlo" keeps its text label (TS Core 1.1 §7.4 (SenML CBOR)). Opaque values are byte
  * strings.
  */
-import type { LwM2mPath } from '../model/path';
-import { formatPath } from '../model/path';
-import type { Lwm2mModel } from '../model/types';
 import { CBOR_FALSE, CBOR_TRUE, CborWriter, decodeCbor, type CborItem } from './cbor';
-import type { CompositeCodec, CompositeEntry } from './codec';
-import { typeLeaves } from './leaves';
-import type { Lwm2mNode } from './node';
 import { cborToRaw, writeCborValue } from './plain-cbor';
-import {
-  compositeToRecords,
-  leavesToComposite,
-  nodeToRecords,
-  recordsToLeaves,
-  recordsToNode,
-  recordsToPaths,
-  resolveRecords,
-  type OutRecord,
-  type SenmlRecord,
-} from './senml';
+import { SenmlCodec, type OutRecord, type SenmlRecord } from './senml';
 import { contentError, parseObjectLink, type RawValue } from './values';
 
 export const SenmlLabel = { bver: -1, bn: -2, bt: -3, bu: -4, bv: -5, bs: -6, n: 0, u: 1, v: 2, vs: 3, vb: 4, s: 5, t: 6, ut: 7, vd: 8 } as const;
@@ -142,32 +126,11 @@ export function writeSenmlCbor(records: readonly OutRecord[]): Buffer {
   return w.toBuffer();
 }
 
-export class SenmlCborCodec implements CompositeCodec {
+export class SenmlCborCodec extends SenmlCodec {
   readonly format = 112;
   readonly mediaType = 'application/senml+cbor';
 
-  encode(node: Lwm2mNode, path: LwM2mPath, model: Lwm2mModel): Buffer {
-    return writeSenmlCbor(nodeToRecords(node, path, model));
-  }
-
-  decode(bytes: Buffer, path: LwM2mPath, model: Lwm2mModel): Lwm2mNode {
-    return recordsToNode(senmlCborRecords(bytes), path, model);
-  }
-
-  encodeComposite(entries: readonly CompositeEntry[], model: Lwm2mModel): Buffer {
-    return writeSenmlCbor(compositeToRecords(entries, model));
-  }
-
-  decodeComposite(bytes: Buffer, model: Lwm2mModel, paths?: readonly LwM2mPath[]): CompositeEntry[] {
-    const resolved = resolveRecords(senmlCborRecords(bytes));
-    return leavesToComposite(typeLeaves(recordsToLeaves(resolved), model), model, paths, resolved[0]?.offset ?? 0);
-  }
-
-  encodePaths(paths: readonly LwM2mPath[]): Buffer {
-    return writeSenmlCbor(paths.map((p) => ({ n: formatPath(p) })));
-  }
-
-  decodePaths(bytes: Buffer): LwM2mPath[] {
-    return recordsToPaths(senmlCborRecords(bytes));
+  constructor() {
+    super(senmlCborRecords, writeSenmlCbor);
   }
 }

@@ -2,14 +2,9 @@
  * SenML JSON (Content-Format 110), RFC 8428 §5 with the LwM2M rules of TS Core 1.1 §7.4 (SenML JSON):
  * opaque values in "vd" as base64url without padding, object links in "vlo".
  */
-import type { LwM2mPath } from '../model/path';
-import { formatPath } from '../model/path';
-import type { Lwm2mModel } from '../model/types';
-import type { CompositeCodec, CompositeEntry } from './codec';
 import { parseJson, jsonString, type JsonValue } from './json';
-import { leavesToComposite, compositeToRecords, nodeToRecords, recordsToNode, recordsToPaths, resolveRecords, recordsToLeaves, type OutRecord, type SenmlRecord } from './senml';
-import type { Lwm2mNode, TypedValue } from './node';
-import { typeLeaves } from './leaves';
+import { SenmlCodec, type OutRecord, type SenmlRecord } from './senml';
+import type { TypedValue } from './node';
 import {
   contentError,
   dateToSeconds,
@@ -104,7 +99,20 @@ export function senmlJsonRecords(bytes: Buffer): SenmlRecord[] {
   });
 }
 
-function jsonValue(v: TypedValue): string {
+/** The labels a JSON representation gives each kind of value: SenML JSON's, or LwM2M 1.0 JSON's. */
+export interface JsonValueLabels {
+  readonly boolean: string;
+  readonly string: string;
+  readonly opaque: string;
+  readonly objlnk: string;
+  /** How opaque bytes are spelt in their string. */
+  readonly base64: 'base64' | 'base64url';
+}
+
+const SENML_LABELS: JsonValueLabels = { boolean: 'vb', string: 'vs', opaque: 'vd', objlnk: 'vlo', base64: 'base64url' };
+
+/** `"label":value` of one typed value, with the labels of the representation. */
+export function jsonValueField(v: TypedValue, labels: JsonValueLabels): string {
   switch (v.type) {
     case 'integer':
     case 'unsigned':
@@ -114,14 +122,14 @@ function jsonValue(v: TypedValue): string {
     case 'time':
       return `"v":${dateToSeconds(v.value)}`;
     case 'boolean':
-      return `"vb":${v.value}`;
+      return `"${labels.boolean}":${v.value}`;
     case 'string':
     case 'corelnk':
-      return `"vs":${jsonString(v.value)}`;
+      return `"${labels.string}":${jsonString(v.value)}`;
     case 'opaque':
-      return `"vd":${jsonString(Buffer.from(v.value).toString('base64url'))}`;
+      return `"${labels.opaque}":${jsonString(Buffer.from(v.value).toString(labels.base64))}`;
     case 'objlnk':
-      return `"vlo":${jsonString(formatObjectLink(v.value))}`;
+      return `"${labels.objlnk}":${jsonString(formatObjectLink(v.value))}`;
   }
 }
 
@@ -130,38 +138,17 @@ export function writeSenmlJson(records: readonly OutRecord[]): Buffer {
     const fields: string[] = [];
     if (r.bn !== undefined) fields.push(`"bn":${jsonString(r.bn)}`);
     if (r.n !== undefined) fields.push(`"n":${jsonString(r.n)}`);
-    if (r.value !== undefined) fields.push(jsonValue(r.value));
+    if (r.value !== undefined) fields.push(jsonValueField(r.value, SENML_LABELS));
     return `{${fields.join(',')}}`;
   });
   return Buffer.from(`[${parts.join(',')}]`, 'utf8');
 }
 
-export class SenmlJsonCodec implements CompositeCodec {
+export class SenmlJsonCodec extends SenmlCodec {
   readonly format = 110;
   readonly mediaType = 'application/senml+json';
 
-  encode(node: Lwm2mNode, path: LwM2mPath, model: Lwm2mModel): Buffer {
-    return writeSenmlJson(nodeToRecords(node, path, model));
-  }
-
-  decode(bytes: Buffer, path: LwM2mPath, model: Lwm2mModel): Lwm2mNode {
-    return recordsToNode(senmlJsonRecords(bytes), path, model);
-  }
-
-  encodeComposite(entries: readonly CompositeEntry[], model: Lwm2mModel): Buffer {
-    return writeSenmlJson(compositeToRecords(entries, model));
-  }
-
-  decodeComposite(bytes: Buffer, model: Lwm2mModel, paths?: readonly LwM2mPath[]): CompositeEntry[] {
-    const resolved = resolveRecords(senmlJsonRecords(bytes));
-    return leavesToComposite(typeLeaves(recordsToLeaves(resolved), model), model, paths, resolved[0]?.offset ?? 0);
-  }
-
-  encodePaths(paths: readonly LwM2mPath[]): Buffer {
-    return writeSenmlJson(paths.map((p) => ({ n: formatPath(p) })));
-  }
-
-  decodePaths(bytes: Buffer): LwM2mPath[] {
-    return recordsToPaths(senmlJsonRecords(bytes));
+  constructor() {
+    super(senmlJsonRecords, writeSenmlJson);
   }
 }

@@ -12,7 +12,7 @@ import {
   type LwM2mPath,
 } from '../model/path';
 import type { Lwm2mModel } from '../model/types';
-import type { CompositeEntry } from './codec';
+import type { CompositeCodec, CompositeEntry } from './codec';
 import { buildNode, flattenNode, typeLeaves, type Leaf, type LeafPath, type RawLeaf } from './leaves';
 import type { Lwm2mNode, TypedValue } from './node';
 import { contentError, valueError, type RawValue, type TypingOptions } from './values';
@@ -168,4 +168,44 @@ export function recordsToPaths(records: readonly SenmlRecord[]): LwM2mPath[] {
     if (r.value !== undefined) throw contentError(`a path record "${r.name}" must not carry a value`, r.offset);
     return recordPath(r);
   });
+}
+
+/**
+ * A SenML representation as a composite codec: the record model above, read and written by
+ * one pair of functions (`read`: bytes → records, `write`: records → bytes). SenML JSON and
+ * SenML CBOR differ only in that pair.
+ */
+export abstract class SenmlCodec implements CompositeCodec {
+  abstract readonly format: number;
+  abstract readonly mediaType: string;
+
+  protected constructor(
+    private readonly read: (bytes: Buffer) => SenmlRecord[],
+    private readonly write: (records: readonly OutRecord[]) => Buffer,
+  ) {}
+
+  encode(node: Lwm2mNode, path: LwM2mPath, model: Lwm2mModel): Buffer {
+    return this.write(nodeToRecords(node, path, model));
+  }
+
+  decode(bytes: Buffer, path: LwM2mPath, model: Lwm2mModel): Lwm2mNode {
+    return recordsToNode(this.read(bytes), path, model);
+  }
+
+  encodeComposite(entries: readonly CompositeEntry[], model: Lwm2mModel): Buffer {
+    return this.write(compositeToRecords(entries, model));
+  }
+
+  decodeComposite(bytes: Buffer, model: Lwm2mModel, paths?: readonly LwM2mPath[]): CompositeEntry[] {
+    const resolved = resolveRecords(this.read(bytes));
+    return leavesToComposite(typeLeaves(recordsToLeaves(resolved), model), model, paths, resolved[0]?.offset ?? 0);
+  }
+
+  encodePaths(paths: readonly LwM2mPath[]): Buffer {
+    return this.write(paths.map((p) => ({ n: formatPath(p) })));
+  }
+
+  decodePaths(bytes: Buffer): LwM2mPath[] {
+    return recordsToPaths(this.read(bytes));
+  }
 }
