@@ -153,6 +153,33 @@ describe('lwm2m-fota update / status / cancel', () => {
     }
   });
 
+  test('--confirm and --contact-timeout are the job\'s: shown by status (JSON and text), the check that confirmed it named', async () => {
+    const d = await device();
+    const out = await runCli(['update', d.endpoint, '--firmware', firmwareId, '--confirm', 'result', '--contact-timeout', '90', '--wait', '--json', ...conn()], {}, 60_000);
+    expect(out.stderr).toBe('');
+    expect(out.code).toBe(0);
+    expect(JSON.parse(out.stdout)).toMatchObject({ state: 'succeeded', confirm: 'result', confirmedBy: 'result', contactTimeout: 90_000 });
+    const text = await runCli(['status', d.endpoint, ...conn()]);
+    expect(text.stdout).toMatch(/confirm by\s+Update Result 1 alone \(confirmed\)/);
+    expect(text.stdout).toMatch(/contact wait\s+90 s/);
+    expect(text.stdout).toMatch(/succeeded\s+.*confirmed by Update Result 1 alone/);
+    // Without the options: the defaults, the server's contact timeout.
+    expect(JSON.parse((await runCli(['status', ep, '--json', ...conn()])).stdout)).toMatchObject({ confirm: 'firmwareVersion', contactTimeout: null });
+  });
+
+  test('--confirm and --contact-timeout refuse what they do not know: usage error, exit 2, one line', async () => {
+    for (const [args, message] of [
+      [['--confirm', 'vibes'], /--confirm must be firmwareVersion, pkgVersion or result/],
+      [['--contact-timeout', 'soon'], /--contact-timeout/],
+      [['--contact-timeout', '-1'], /--contact-timeout/],
+    ] as const) {
+      const out = await runCli(['update', ep, '--firmware', firmwareId, ...args, ...conn()]);
+      expect(out.code).toBe(2);
+      expect(out.stderr.trim().split('\n')).toHaveLength(1);
+      expect(out.stderr).toMatch(message);
+    }
+  });
+
   test('update --firmware takes a unique prefix of the id, as firmware show does', async () => {
     const d = await device({ blockSize: 16 });
     const started = await runCli(['update', d.endpoint, '--firmware', slowFirmwareId.slice(0, 10).toUpperCase(), '--method', 'push', '--json', ...conn()]);
@@ -204,12 +231,17 @@ describe('REST /api/devices/:ep/update', () => {
     expect(await call('POST', path, { firmware: 'nope' })).toMatchObject({ status: 400, body: { error: { code: 'ERR_API_BAD_REQUEST' } } });
     expect(await call('POST', path, { firmware: firmwareId, method: 'fax' })).toMatchObject({ status: 400, body: { error: { code: 'ERR_API_BAD_REQUEST' } } });
     expect(await call('POST', path, '{"firmware":')).toMatchObject({ status: 400 });
+    for (const bad of [{ confirm: 'vibes' }, { confirm: 3 }, { contactTimeout: -5 }, { contactTimeout: 1.5 }, { contactTimeout: '60' }]) {
+      const r = await call('POST', path, { firmware: firmwareId, ...bad });
+      expect(r).toMatchObject({ status: 400, body: { error: { code: 'ERR_API_BAD_REQUEST' } } });
+      expect((r.body['error'] as { message: string }).message).toMatch(/^"(confirm|contactTimeout)" must be/);
+    }
     expect(await call('POST', path, { firmware: 'a'.repeat(64) })).toMatchObject({ status: 404, body: { error: { code: 'ERR_FOTA_FIRMWARE_NOT_FOUND' } } });
     expect(await call('POST', '/api/devices/nobody/update', { firmware: firmwareId })).toMatchObject({ status: 404, body: { error: { code: 'ERR_LWM2M_NOT_REGISTERED' } } });
     expect(await call('GET', path)).toMatchObject({ status: 404, body: { error: { code: 'ERR_FOTA_JOB_NOT_FOUND' } } });
 
-    const first = await call('POST', path, { firmware: slowFirmwareId, method: 'push' });
-    expect(first).toMatchObject({ status: 201, body: { endpoint: d.endpoint, firmware: slowFirmwareId, state: 'queued', active: true } });
+    const first = await call('POST', path, { firmware: slowFirmwareId, method: 'push', confirm: 'pkgVersion', contactTimeout: 0 });
+    expect(first).toMatchObject({ status: 201, body: { endpoint: d.endpoint, firmware: slowFirmwareId, state: 'queued', active: true, confirm: 'pkgVersion', confirmedBy: null, contactTimeout: 0 } });
     expect(await call('POST', path, { firmware: slowFirmwareId })).toMatchObject({ status: 409, body: { error: { code: 'ERR_FOTA_JOB_CONFLICT' } } });
     await d.waitFor('blockReceived', (e) => e.num >= 20, 20_000);
     const now = await call('GET', path);

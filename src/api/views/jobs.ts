@@ -30,6 +30,12 @@ export interface UpdateJobView {
   /** The method in use (or last used), null before the delivery started. */
   method: 'pull' | 'push' | null;
   payloadOnly: boolean;
+  /** What confirms success: firmwareVersion (/3/0/3), pkgVersion (/5/0/7) or result (Update Result 1 alone). */
+  confirm: 'firmwareVersion' | 'pkgVersion' | 'result';
+  /** The check that did confirm it, once succeeded; null otherwise. */
+  confirmedBy: 'firmwareVersion' | 'pkgVersion' | 'result' | null;
+  /** This job's wait for a silent device in ms (0 = for ever); null = the server's setting. */
+  contactTimeout: number | null;
   /** queued · delivering · downloaded · updating · rebooting · verifying · cancelling · succeeded · failed · cancelled */
   state: JobStateValue;
   /** One line for humans: what the job waits for. */
@@ -143,6 +149,10 @@ export function jobView(job: Job, deviceVersion?: string): UpdateJobView {
     requestedMethod: job.method ?? null,
     method,
     payloadOnly: job.payloadOnly,
+    confirm: job.confirm ?? 'firmwareVersion',
+    // Jobs stored before the choice existed were confirmed by /3/0/3.
+    confirmedBy: s.value === 'succeeded' ? (s.confirmedBy ?? 'firmwareVersion') : null,
+    contactTimeout: job.contactTimeout ?? null,
     state: s.value,
     phase,
     active: job.finishedAt === undefined,

@@ -17,6 +17,12 @@ interface StatusOptions extends ServerConnectionOptions {
   timeout?: string;
 }
 
+const CONFIRM_TEXT: Readonly<Record<UpdateJobView['confirm'], string>> = {
+  firmwareVersion: 'firmware version /3/0/3',
+  pkgVersion: 'package version /5/0/7',
+  result: 'Update Result 1 alone',
+};
+
 /** The job for humans: a few aligned lines, then the history. */
 export function formatStatus(job: UpdateJobView): string {
   const rows: Array<[string, string]> = [
@@ -25,7 +31,9 @@ export function formatStatus(job: UpdateJobView): string {
     ['firmware', `${job.firmware} (version ${job.expectedVersion})`],
     ['state', `${job.state}${job.method === null ? '' : ` (${job.method}${job.payloadOnly ? ', payload only' : ''})`} — ${job.phase}`],
     ['attempt', String(job.attempt)],
+    ['confirm by', job.confirmedBy === null ? CONFIRM_TEXT[job.confirm] : `${CONFIRM_TEXT[job.confirmedBy]} (confirmed)`],
   ];
+  if (job.contactTimeout !== null) rows.push(['contact wait', job.contactTimeout === 0 ? 'for ever' : `${job.contactTimeout / 1000} s`]);
   if (job.bytes !== null) {
     rows.push(['progress', job.total === null ? formatBytes(job.bytes) : `${renderBar(job.bytes / job.total, 20)} ${formatBytes(job.bytes)}/${formatBytes(job.total)}`]);
   }
