@@ -13,32 +13,16 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { performance } from 'node:perf_hooks';
 
 import { ContentFormat, createContentFormatRegistry } from '../src/lwm2m/core/content-formats';
 import { decodeCbor as decodeContentCbor } from '../src/lwm2m/core/content-formats/cbor';
 import { loadObjectModels, parsePath } from '../src/lwm2m/core/model';
 import { createManifest, decodeCbor, decodeEnvelope, decodeManifest, encodeCbor } from '../src/suit';
 import { numberArg } from './lib/args';
+import { rate } from './lib/rate';
 
 const SECONDS = numberArg('seconds', 1);
 const ROUNDS = numberArg('rounds', 1, true);
-
-/** Runs `fn` for about SECONDS (after a short warm-up) and returns operations per second. */
-function rate(fn: () => void): number {
-  const warm = performance.now() + 150;
-  while (performance.now() < warm) fn();
-  let n = 0;
-  const start = performance.now();
-  const end = start + SECONDS * 1000;
-  let now = start;
-  while (now < end) {
-    for (let i = 0; i < 16; i++) fn();
-    n += 16;
-    now = performance.now();
-  }
-  return n / ((now - start) / 1000);
-}
 
 // --- SUIT workloads ------------------------------------------------------------------------
 
@@ -107,7 +91,7 @@ process.stdout.write(`CBOR, ${SECONDS}s per row, best of ${ROUNDS}, ${process.ve
 process.stdout.write(`${'workload'.padEnd(44)} ${'bytes'.padStart(6)} ${'ops/s'.padStart(10)} ${'MB/s'.padStart(7)}${ROUNDS > 1 ? '  spread' : ''}\n`);
 for (const [name, bytes, fn] of rows) {
   const rates: number[] = [];
-  for (let i = 0; i < ROUNDS; i++) rates.push(rate(fn));
+  for (let i = 0; i < ROUNDS; i++) rates.push(rate(fn, SECONDS));
   const best = Math.max(...rates);
   const worst = Math.min(...rates);
   const spread = ROUNDS > 1 ? `  ±${(((best - worst) / best) * 50).toFixed(1)}%` : '';

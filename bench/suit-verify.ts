@@ -6,7 +6,6 @@
  *
  *   npm run bench -- suit-verify [--seconds 2]
  */
-import { performance } from 'node:perf_hooks';
 
 import {
   createManifest,
@@ -18,24 +17,9 @@ import {
   type SuitPrivateKey,
 } from '../src/suit';
 import { numberArg } from './lib/args';
+import { rate } from './lib/rate';
 
 const SECONDS = numberArg('seconds', 2);
-
-/** Runs `fn` for about SECONDS (after a short warm-up) and returns operations per second. */
-function rate(fn: () => void): number {
-  const warm = performance.now() + 200;
-  while (performance.now() < warm) fn();
-  let n = 0;
-  const start = performance.now();
-  const end = start + SECONDS * 1000;
-  let now = start;
-  while (now < end) {
-    for (let i = 0; i < 16; i++) fn();
-    n += 16;
-    now = performance.now();
-  }
-  return n / ((now - start) / 1000);
-}
 
 const fmt = (n: number): string => Math.round(n).toLocaleString('en-US').padStart(9);
 
@@ -53,18 +37,18 @@ for (const alg of ['esp256', 'ed25519'] as const) {
   const policy: SuitPolicy = { trustedKeys: [{ key }], minSequenceNumber: 1000, vendorIds: ['cfbff0d1-9375-5685-968c-48ce8b15ae17'] };
   const noble: SuitPolicy = { ...policy, verifier: 'noble' };
   verifyEnvelope(env, policy);
-  rows.push([`${alg.toUpperCase()} verifyEnvelope (OpenSSL)`, rate(() => verifyEnvelope(env, policy))]);
-  rows.push([`${alg.toUpperCase()} verifyEnvelope (noble)`, rate(() => verifyEnvelope(env, noble))]);
+  rows.push([`${alg.toUpperCase()} verifyEnvelope (OpenSSL)`, rate(() => verifyEnvelope(env, policy), SECONDS, 200)]);
+  rows.push([`${alg.toUpperCase()} verifyEnvelope (noble)`, rate(() => verifyEnvelope(env, noble), SECONDS, 200)]);
   const unsigned = createManifest(base).envelope;
-  rows.push([`${alg.toUpperCase()} signEnvelope (noble, RFC 6979)`, rate(() => signEnvelope(unsigned, key))]);
+  rows.push([`${alg.toUpperCase()} signEnvelope (noble, RFC 6979)`, rate(() => signEnvelope(unsigned, key), SECONDS, 200)]);
 }
 {
   const a = generateKeyPair('esp256').privateKey;
   const b = generateKeyPair('ed25519').privateKey;
   const env = signEnvelope(envelopeFor(a), b);
   const policy: SuitPolicy = { trustedKeys: [{ id: 'oem', key: a, roles: ['oem'] }, { id: 'op', key: b, roles: ['operator'] }], signers: { roles: ['oem', 'operator'] } };
-  rows.push(['ESP256 + Ed25519, both required (OpenSSL)', rate(() => verifyEnvelope(env, policy))]);
-  rows.push(['decodeEnvelope only (no crypto)', rate(() => decodeEnvelope(env))]);
+  rows.push(['ESP256 + Ed25519, both required (OpenSSL)', rate(() => verifyEnvelope(env, policy), SECONDS, 200)]);
+  rows.push(['decodeEnvelope only (no crypto)', rate(() => decodeEnvelope(env), SECONDS, 200)]);
 }
 
 process.stdout.write(`SUIT verification, ${SECONDS}s per row, ${process.version}, ${process.arch}\n`);

@@ -2,9 +2,9 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as dgram from 'node:dgram';
 import { ResponseCode } from '../../src/coap';
 import { closeAll, endpoint, sleep } from './helpers';
+import { freeUdpPort } from '../helpers/ports';
 
 afterEach(closeAll);
 
@@ -34,15 +34,6 @@ function pattern(n: number): Buffer {
   const b = Buffer.alloc(n);
   for (let i = 0; i < n; i++) b[i] = (i * 13 + (i >> 7)) & 0xff;
   return b;
-}
-
-/** A free UDP port on ::1 (bound, read, released). */
-async function freeUdpPort(): Promise<number> {
-  const s = dgram.createSocket('udp6');
-  await new Promise<void>((r) => s.bind(0, '::1', () => r()));
-  const port = s.address().port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 describe('interop with libcoap', () => {
@@ -102,7 +93,7 @@ describe('interop with libcoap', () => {
   });
 
   test('our client GETs from coap-server, including a Block2 resource', async () => {
-    const port = await freeUdpPort();
+    const port = await freeUdpPort('::1');
     const srv = spawn('coap-server-notls', ['-A', '::1', '-p', String(port), '-v', '0'], { stdio: 'ignore' });
     try {
       const client = await endpoint();

@@ -3,7 +3,6 @@
  * directory, same port, the device keeps notifying the same token), and requests queued
  * for a sleeping device until it wakes — also across a restart.
  */
-import { createSocket } from 'node:dgram';
 import { resource } from '../../src/lwm2m/core/content-formats/node';
 import { parsePath } from '../../src/lwm2m/core/model/path';
 import type { ReadResponse } from '../../src/lwm2m/server/requests/types';
@@ -12,16 +11,9 @@ import { openSqliteStore } from '../../src/store';
 import { FAST, codeOf, collect, nextEvent } from '../helpers/device-management';
 import { TestDevice } from '../helpers/lwm2m-test-device';
 import { tempDir } from '../helpers/tmp';
+import { freeUdpPort } from '../helpers/ports';
 
 const p = parsePath;
-
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket({ type: 'udp6', reuseAddr: false });
-  await new Promise<void>((resolve) => s.bind(0, '::', () => resolve()));
-  const port = s.address().port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

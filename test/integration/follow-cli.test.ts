@@ -6,34 +6,17 @@
  * and the server's log line per job transition.
  */
 import { spawn } from 'node:child_process';
-import { createSocket } from 'node:dgram';
 import { writeFileSync } from 'node:fs';
-import { createServer as createTcpServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { EmulatedDevice } from '../../src/device';
 import type { UpdateJobView } from '../../src/api/views';
 import { runCli, type CliResult } from '../helpers/cli';
 import { CLI, startServerProcess, type ServerProcess } from '../helpers/server-process';
 import { tempDir } from '../helpers/tmp';
+import { freeUdpPort, freeTcpPort } from '../helpers/ports';
 import { release, startDevice, writeTrustedKey } from './update-harness';
 
 jest.setTimeout(150_000);
-
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket({ type: 'udp6', reuseAddr: false });
-  await new Promise<void>((resolve) => s.bind(0, '::', () => resolve()));
-  const port = s.address().port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
-
-async function freeTcpPort(): Promise<number> {
-  const s = createTcpServer();
-  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', () => resolve()));
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 let tmp: ReturnType<typeof tempDir>;
 let coapPort: number;

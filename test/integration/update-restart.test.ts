@@ -4,7 +4,6 @@
  * the restart, and the device sees exactly one Update (/5/0/2) — counted on the wire, at a
  * relay in front of the device.
  */
-import { createSocket } from 'node:dgram';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { EmulatedDevice } from '../../src/device';
@@ -12,17 +11,10 @@ import type { UpdateJobView } from '../../src/api/views';
 import { runCli } from '../helpers/cli';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process';
 import { tempDir } from '../helpers/tmp';
+import { freeUdpPort } from '../helpers/ports';
 import { ExecuteCounter, release, startDevice, until, writeTrustedKey } from './update-harness';
 
 jest.setTimeout(120_000);
-
-async function freeUdpPort(): Promise<number> {
-  const s = createSocket({ type: 'udp6', reuseAddr: false });
-  await new Promise<void>((resolve) => s.bind(0, '::', () => resolve()));
-  const port = s.address().port;
-  await new Promise<void>((resolve) => s.close(() => resolve()));
-  return port;
-}
 
 interface Setup {
   tmp: ReturnType<typeof tempDir>;

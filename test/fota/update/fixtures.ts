@@ -153,3 +153,32 @@ export function run(state: JobState, inputs: readonly JobInput[], c: MachineCont
   }
   return steps;
 }
+
+/** One row of a transition table: from `start`, `input` leads to a state with `target`'s fields. */
+export interface TransitionRow {
+  name: string;
+  start: JobState;
+  input: JobInput;
+  /** Fields the resulting state must have. */
+  target: Record<string, unknown>;
+  /** The effects other than events, in order. */
+  actions: string[];
+  /** The step must carry a note (an anomaly or a refusal). */
+  note?: RegExp;
+  now?: number;
+  /** The job's own settings, over SPEC. */
+  job?: Partial<JobSpec>;
+  /** A pattern the explanation of the last history entry must match. */
+  explanation?: RegExp;
+}
+
+/** Takes the row's step and checks it against the row; returns the step for further checks. */
+export function checkRow(row: TransitionRow): Step {
+  const step = next(row.start, row.input, ctx(row.now ?? T0, row.job === undefined ? {} : { job: row.job }));
+  expect(step.state).toMatchObject(row.target);
+  expect(actionsOf(step)).toEqual(row.actions);
+  if (row.note === undefined) expect(step.note).toBeUndefined();
+  else expect(step.note).toMatch(row.note);
+  if (row.explanation !== undefined) expect(step.history.at(-1)?.explanation ?? '').toMatch(row.explanation);
+  return step;
+}

@@ -4,36 +4,14 @@
  * failures, explanations that follow the delivery, and what confirms success.
  */
 import { createJob, next, type JobInput, type JobSpec, type JobState, type Step } from '../../../src/fota/update/machine';
-import { actionsOf, CONFIG, ctx, delivering, eventsOf, OBSERVE, pushing, queued, rebooting, SPEC, T0, UNOBSERVE, verifying } from './fixtures';
+import { actionsOf, CONFIG, ctx, delivering, eventsOf, OBSERVE, pushing, queued, rebooting, SPEC, T0, UNOBSERVE, verifying, checkRow, type TransitionRow } from './fixtures';
 
-interface Row {
-  name: string;
-  start: JobState;
-  input: JobInput;
-  target: Record<string, unknown>;
-  actions: string[];
-  note?: RegExp;
-  now?: number;
-  job?: Partial<JobSpec>;
-  /** A pattern the explanation of the last history entry must match. */
-  explanation?: RegExp;
-}
-
-function check(row: Row): Step {
-  const step = next(row.start, row.input, ctx(row.now ?? T0, row.job === undefined ? {} : { job: row.job }));
-  expect(step.state).toMatchObject(row.target);
-  expect(actionsOf(step)).toEqual(row.actions);
-  if (row.note === undefined) expect(step.note).toBeUndefined();
-  else expect(step.note).toMatch(row.note);
-  if (row.explanation !== undefined) expect(step.history.at(-1)?.explanation ?? '').toMatch(row.explanation);
-  return step;
-}
 
 const lapsed = queued({ probing: false, unreachableSince: T0 });
 const { timer: _t, ...untimed } = queued();
 
 describe('a silent device: the contact timeout (issue 19 item 3)', () => {
-  test.each<Row>([
+  test.each<TransitionRow>([
     {
       name: 'expiry while queued → recorded in the history, the job keeps waiting',
       start: queued(),
@@ -84,7 +62,7 @@ describe('a silent device: the contact timeout (issue 19 item 3)', () => {
       explanation: /waits for it for ever/,
     },
   ])('$name', (row) => {
-    const step = check(row);
+    const step = checkRow(row);
     if (row.start.value === 'queued' && row.target['value'] === 'queued') expect(step.state).not.toHaveProperty('timer.name', 'retry');
   });
 
@@ -103,7 +81,7 @@ describe('a silent device: the contact timeout (issue 19 item 3)', () => {
 });
 
 describe('a device stuck in Updating (issue 20 item 5a)', () => {
-  test.each<Row>([
+  test.each<TransitionRow>([
     {
       name: 'reboot timeout, last seen in Updating → ask for the State first',
       start: rebooting(),
@@ -150,12 +128,12 @@ describe('a device stuck in Updating (issue 20 item 5a)', () => {
       actions: ['clearTimer contact', ...UNOBSERVE],
     },
   ])('$name', (row) => {
-    check(row);
+    checkRow(row);
   });
 });
 
 describe('anomalies only for reports against object 5 (issue 20 item 5b, 5c)', () => {
-  test.each<Row>([
+  test.each<TransitionRow>([
     {
       name: 'Downloading → Idle with Update Result 5: an ordinary failure, no anomaly',
       start: delivering({ regressed: true, device: { state: 0, result: 0 } }),
@@ -179,7 +157,7 @@ describe('anomalies only for reports against object 5 (issue 20 item 5b, 5c)', (
       note: /State 1 \(Downloading\) before anything was delivered/,
     },
   ])('$name', (row) => {
-    const step = check(row);
+    const step = checkRow(row);
     if (row.note === undefined) expect(eventsOf(step)).not.toContain('event updateAnomalyRecorded');
     else expect(eventsOf(step)).toContain('event updateAnomalyRecorded');
   });
@@ -188,7 +166,7 @@ describe('anomalies only for reports against object 5 (issue 20 item 5b, 5c)', (
 describe('a stub object 5: acknowledged, never moving (issue 20 item 5c)', () => {
   const stubPush = pushing({ stateUnmoved: true, device: { state: 1, result: 0 } });
   const settling = pushing({ stateUnmoved: true, finished: true, device: { state: 1, result: 0 }, timer: { name: 'settle', at: T0 + 5_000 } });
-  test.each<Row>([
+  test.each<TransitionRow>([
     {
       name: 'push: the last block acknowledged, State never moved → the settle timer replaces the delivery timer',
       start: stubPush,
@@ -250,7 +228,7 @@ describe('a stub object 5: acknowledged, never moving (issue 20 item 5c)', () =>
       explanation: /accepted the Package URI.*fetched nothing/,
     },
   ])('$name', (row) => {
-    check(row);
+    checkRow(row);
   });
 
   test('a new delivery is marked unmoved', () => {
@@ -274,7 +252,7 @@ describe('explanations follow the delivery (issue 20 item 5d)', () => {
 
 describe('what confirms success (issue 20 item 6)', () => {
   const back = verifying({ device: { result: 1 } });
-  test.each<Row>([
+  test.each<TransitionRow>([
     {
       name: 'default /3/0/3: the success entry names it',
       start: back,
@@ -344,6 +322,6 @@ describe('what confirms success (issue 20 item 6)', () => {
       actions: ['clearTimer verify', 'scheduleRetry'],
     },
   ])('$name', (row) => {
-    check(row);
+    checkRow(row);
   });
 });

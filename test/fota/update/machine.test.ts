@@ -34,30 +34,8 @@ import {
   UNOBSERVE,
   updating,
   URI,
-  verifying,
-} from './fixtures';
+  verifying, checkRow, type TransitionRow } from './fixtures';
 
-interface Row {
-  name: string;
-  start: JobState;
-  input: JobInput;
-  /** Fields the resulting state must have. */
-  target: Record<string, unknown>;
-  /** The effects other than events, in order. */
-  actions: string[];
-  /** The step must carry a note (an anomaly or a refusal). */
-  note?: RegExp;
-  now?: number;
-}
-
-function check(row: Row): Step {
-  const step = next(row.start, row.input, ctx(row.now ?? T0));
-  expect(step.state).toMatchObject(row.target);
-  expect(actionsOf(step)).toEqual(row.actions);
-  if (row.note === undefined) expect(step.note).toBeUndefined();
-  else expect(step.note).toMatch(row.note);
-  return step;
-}
 
 describe('the happy path', () => {
   it('pull: probe, write the URI, execute Update once on Downloaded, verify after re-registration', () => {
@@ -179,7 +157,7 @@ describe('every Update Result 2–11', () => {
     ['while rebooting', rebooting(), 'reboot', []],
     ['while verifying', verifying(), 'verify', []],
   ];
-  const rows: (Row & { code: number })[] = [];
+  const rows: (TransitionRow & { code: number })[] = [];
   for (const [phase, start, timer, extra] of phases) {
     for (const code of RESULT_CODES) {
       const reason = failureReasonFor(code);
@@ -206,7 +184,7 @@ describe('every Update Result 2–11', () => {
   }
 
   test.each(rows)('$name', (row) => {
-    const step = check(row);
+    const step = checkRow(row);
     expect(step.history).toEqual([expect.objectContaining({ state: row.target['value'], updateResult: row.code, input: `resultObserved ${row.code}` })]);
     expect(eventsOf(step)).toEqual([row.code === 4 ? 'event updateRetryScheduled' : 'event updateFailed']);
     if (step.state.value === 'failed' && 'executionId' in row.start) expect(step.state.executionId).toBe('job-1#1');
@@ -248,7 +226,7 @@ describe('every Update Result 2–11', () => {
 });
 
 describe('timeouts in every waiting state', () => {
-  const rows: Row[] = [
+  const rows: TransitionRow[] = [
     {
       name: 'queued: the device never became reachable → retry (lostContact)',
       start: queued(),
@@ -356,14 +334,14 @@ describe('timeouts in every waiting state', () => {
     },
   ];
   test.each(rows)('$name', (row) => {
-    const step = check(row);
+    const step = checkRow(row);
     if (row.actions.length === 0) expect(step.persist).toBe(false);
     else expect(step.history).toHaveLength(1);
   });
 });
 
 describe('cancel in every state', () => {
-  const rows: Row[] = [
+  const rows: TransitionRow[] = [
     { name: 'queued → cancelled at once', start: queued(), input: { type: 'cancel' }, target: { value: 'cancelled', confirmed: true }, actions: ['clearTimer contact', ...UNOBSERVE] },
     {
       name: 'queued, waiting for a retry → cancelled at once',
@@ -409,7 +387,7 @@ describe('cancel in every state', () => {
     { name: 'cancelled → nothing', start: CANCELLED, input: { type: 'cancel' }, target: CANCELLED, actions: [], note: /already ended/ },
   ];
   test.each(rows)('$name', (row) => {
-    const step = check(row);
+    const step = checkRow(row);
     // A refused cancel is recorded in the active job's history; a finished job never changes.
     if (row.note !== undefined && !isTerminal(row.start)) {
       expect(step.history).toEqual([expect.objectContaining({ note: step.note, input: 'cancel' })]);
@@ -434,7 +412,7 @@ describe('cancel in every state', () => {
     ]);
   });
 
-  const confirmations: Row[] = [
+  const confirmations: TransitionRow[] = [
     { name: 'Cancel answered 2.04 → cancelled', start: cancelling(), input: { type: 'cancelAnswered', code: '2.04' }, target: { value: 'cancelled', confirmed: true }, actions: ['clearTimer cancel', ...UNOBSERVE] },
     {
       name: 'Cancel answered 4.04 (no usable /5/0/10) → fall back to the empty URI',
@@ -463,12 +441,12 @@ describe('cancel in every state', () => {
     },
   ];
   test.each(confirmations)('$name', (row) => {
-    check(row);
+    checkRow(row);
   });
 });
 
 describe('illegal or unexpected device reports are recorded, not thrown', () => {
-  const rows: Row[] = [
+  const rows: TransitionRow[] = [
     { name: 'State 3 while queued', start: queued(), input: { type: 'stateObserved', state: 3 }, target: { value: 'queued', device: { state: 3 } }, actions: [], note: /State 3 \(Updating\) while the job is queued/ },
     { name: 'State 9 (undefined) while queued', start: queued(), input: { type: 'stateObserved', state: 9 }, target: { value: 'queued' }, actions: [], note: /State 9 \(undefined\)/ },
     { name: 'Result 1 before Update was sent', start: delivering(), input: { type: 'resultObserved', result: 1 }, target: { value: 'delivering', device: { result: 1 } }, actions: [], note: /Update Result 1 .*before Update was sent/ },
@@ -523,7 +501,7 @@ describe('illegal or unexpected device reports are recorded, not thrown', () => 
     },
   ];
   test.each(rows)('$name', (row) => {
-    const step = check(row);
+    const step = checkRow(row);
     if (row.note !== undefined) {
       expect(step.history).toEqual([expect.objectContaining({ note: step.note, at: T0 })]);
       expect(eventsOf(step)).toContain('event updateAnomalyRecorded');
@@ -533,7 +511,7 @@ describe('illegal or unexpected device reports are recorded, not thrown', () => 
 });
 
 describe('answers to our requests', () => {
-  const rows: Row[] = [
+  const rows: TransitionRow[] = [
     {
       name: 'Package URI write refused → read the Result to say why',
       start: delivering({ started: false }),
@@ -625,12 +603,12 @@ describe('answers to our requests', () => {
     },
   ];
   test.each(rows)('$name', (row) => {
-    check(row);
+    checkRow(row);
   });
 });
 
 describe('verification', () => {
-  const rows: Row[] = [
+  const rows: TransitionRow[] = [
     {
       name: 'Result 1 and the expected version → succeeded',
       start: verifying({ device: { result: 1 } }),
@@ -689,7 +667,7 @@ describe('verification', () => {
     },
   ];
   test.each(rows)('$name', (row) => {
-    const step = check(row);
+    const step = checkRow(row);
     if (step.state.value === 'failed' && step.state.reason === 'versionMismatch') {
       expect(step.state.explanation).toContain('"1.9.9"');
       expect(step.state.explanation).toContain('"2.0.0"');
@@ -698,7 +676,7 @@ describe('verification', () => {
 });
 
 describe('resume after a restart, from every state', () => {
-  const rows: Row[] = [
+  const rows: TransitionRow[] = [
     { name: 'queued → probe again', start: queued(), input: { type: 'resumed' }, target: { value: 'queued', probing: true }, actions: ['setTimer contact', ...OBSERVE, 'readCapabilities'] },
     {
       name: 'queued in backoff → re-arm the retry',
